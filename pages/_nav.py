@@ -1,0 +1,16 @@
+"""The pages that are built, in navigation order. Plain data so tests can import it."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class PageEntry(NamedTuple):
+    """One navigation entry: its file, the i18n key of its title, its icon."""
+
+    file: str
+    title_key: str
+    icon: str
+
+
+PAGES: tuple[PageEntry, ...] = (PageEntry("pages/home.py", "nav.home", ":material/home:"),)

@@ -1,0 +1,87 @@
+"""Shared Streamlit helpers for the pages: language, active dataset, cached core calls, errors.
+
+Pages stay thin: they read widgets, call a cached core function and draw what it returns. Caches are
+keyed on the dataset's content fingerprint (a digest of every value), never on a sampled hash.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from crm_core.errors import CrmError
+from crm_core.i18n import DEFAULT_LANG, t
+from crm_core.store import Workspace
+from crm_core.tables import Dataset
+
+T = TypeVar("T")
+
+LANG_KEY = "lang"
+DATASET_KEY = "dataset"
+
+
+def lang() -> str:
+    """The session's UI language."""
+    return st.session_state.get(LANG_KEY, DEFAULT_LANG)
+
+
+def tr(key: str, **params: Any) -> str:
+    """Translate into the session's language."""
+    return t(key, lang(), **params)
+
+
+@st.cache_resource(max_entries=4)
+def workspace(directory: str | None = None) -> Workspace:
+    """One Workspace object per folder; it holds no user data, only the path."""
+    return Workspace(Path(directory) if directory else None)
+
+
+def get_workspace() -> Workspace:
+    """The workspace of this server (``$CRM_WORKSPACE`` or ``./workspace``)."""
+    return workspace(os.environ.get("CRM_WORKSPACE"))
+
+
+@st.cache_data(max_entries=6, ttl=3600, show_spinner=False)
+def _load_dataset(directory: str, name: str, fingerprint: str) -> Dataset:
+    """Cached read; the fingerprint in the key makes any edit invalidate it."""
+    return Workspace(Path(directory)).load_dataset(name)
+
+
+def active_dataset() -> Dataset | None:
+    """The dataset picked in the sidebar, or None when the workspace is empty."""
+    name = st.session_state.get(DATASET_KEY)
+    if not name:
+        return None
+    ws = get_workspace()
+    try:
+        info = ws.info(name)
+    except CrmError:
+        return None
+    return _load_dataset(str(ws.directory), info.name, info.fingerprint)
+
+
+def require_dataset() -> Dataset:
+    """The active dataset, or a friendly stop that points to the Data page."""
+    dataset = active_dataset()
+    if dataset is None:
+        st.info(tr("app.no_dataset"))
+        st.stop()
+    return dataset
+
+
+def show_error(error: CrmError) -> None:
+    """A typed core error as one translated sentence; never a traceback."""
+    st.error(error.message(lang()))
+
+
+def guarded(call: Callable[[], T]) -> T | None:
+    """Run a core call; show its typed error in place and return None instead of raising."""
+    try:
+        return call()
+    except CrmError as error:
+        show_error(error)
+        return None

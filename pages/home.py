@@ -1,0 +1,49 @@
+"""Home: what the studio does, the active dataset's key figures, and where to start."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from crm_core.overview import key_figures
+from pages._ui import active_dataset, lang, tr
+
+st.title(tr("home.title"))
+st.write(tr("home.tagline"))
+
+dataset = active_dataset()
+if dataset is None:
+    st.info(tr("app.no_dataset"))
+else:
+    st.subheader(tr("home.figures", name=dataset.name))
+    figures = key_figures(dataset)
+    customers, orders, revenue, period = st.columns(4)
+    customers.metric(tr("home.customers"), f"{figures.customers:,}", border=True)
+    orders.metric(
+        tr("home.orders"), "—" if figures.orders is None else f"{figures.orders:,}", border=True
+    )
+    revenue.metric(
+        tr("home.revenue"),
+        "—" if figures.revenue is None else f"{figures.revenue:,.0f}",
+        chart_data=figures.monthly_revenue.round(2).tolist() or None,
+        chart_type="area",
+        help=tr("home.revenue_help"),
+        border=True,
+    )
+    period.metric(
+        tr("home.period"),
+        "—"
+        if figures.first_date is None
+        else f"{figures.first_date:%Y-%m-%d} → {figures.last_date:%Y-%m-%d}",
+        border=True,
+    )
+    st.caption(
+        tr(
+            "home.rows",
+            details=", ".join(f"{tr('table.' + k)} {v:,}" for k, v in figures.rows.items()),
+        )
+    )
+
+st.subheader(tr("home.start"))
+for page, key in (("pages/home.py", "home.start_home"),):
+    st.page_link(page, label=tr(key))
+st.caption(tr("home.language_hint", language="English" if lang() == "zh" else "简体中文"))
