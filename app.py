@@ -1,4 +1,4 @@
-"""CRM Insight Studio: the frame around every page (sidebar, language, dataset picker, navigation)."""
+"""CRM Insight Studio: the frame around every page (sidebar, language, datasets, navigation)."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ def _print_json(payload: Any, path: str | None = None) -> None:
         sys.stdout.write(text + "\n")
 
 
-def _workspace(args: argparse.Namespace):  # noqa: ANN202 - avoids importing duckdb for --help
+def _workspace(args: argparse.Namespace) -> Any:
     from crm_core.store import Workspace
 
     return Workspace(args.workspace)
@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     """All subcommands in one place, so ``crm --help`` lists every one."""
     parser = argparse.ArgumentParser(
         prog="crm",
-        description="CRM Insight Studio on the command line. Every command prints JSON or writes CSV.",
+        description="CRM Insight Studio on the command line: commands print JSON or write CSV.",
     )
     parser.add_argument("--version", action="version", version=f"crm {__version__}")
     parser.add_argument(

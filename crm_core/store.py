@@ -388,7 +388,8 @@ class Workspace:
         """The import history, newest first."""
         with self._connect() as con:
             return con.execute(
-                "SELECT happened_at, dataset_name, action, detail FROM history ORDER BY id DESC LIMIT ?",
+                "SELECT happened_at, dataset_name, action, detail FROM history "
+                "ORDER BY id DESC LIMIT ?",
                 [int(limit)],
             ).df()
 

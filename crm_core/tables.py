@@ -12,7 +12,7 @@ import pandas as pd
 
 TABLES: tuple[str, ...] = ("customers", "transactions", "communications", "feedback", "campaigns")
 
-# role -> kind; kinds drive parsing: id/text are strings, date is datetime64, number/money are float.
+# role -> kind; kinds drive parsing: id/text are str, date is datetime64, number/money float.
 ROLES: dict[str, dict[str, str]] = {
     "customers": {
         "customer_id": "id",
