@@ -8,7 +8,7 @@ import streamlit as st
 
 from crm_core.i18n import LANGUAGES, t
 from pages._nav import PAGES
-from pages._ui import DATASET_KEY, LANG_KEY, get_workspace, lang, tr
+from pages._ui import DATASET_KEY, LANG_KEY, get_workspace, labels, lang, tr
 
 st.set_page_config(page_title="CRM Insight Studio", page_icon=":bar_chart:", layout="wide")
 
@@ -33,7 +33,9 @@ with st.sidebar:
             tr("app.dataset"),
             options=names,
             key=DATASET_KEY,
-            format_func=lambda name: tr("app.dataset_option", name=name, rows=rows_by_name[name]),
+            format_func=labels(
+                names, lambda name: tr("app.dataset_option", name=name, rows=rows_by_name[name])
+            ),
         )
     else:
         st.session_state.pop(DATASET_KEY, None)

@@ -16,6 +16,7 @@ from typing import Any
 from crm_core import __version__
 from crm_core.errors import CrmError
 from crm_core.i18n import LANGUAGES
+from crm_core.tables import TABLES
 
 Handler = Callable[[argparse.Namespace], int]
 SAMPLE_DATASET = "sample"
@@ -81,6 +82,87 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_json_arg(path: str | None) -> str | None:
+    """The text of a ``--mapping``/``--recipe`` JSON file, or None."""
+    if not path:
+        return None
+    return Path(path).read_text(encoding="utf-8")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import one or more files into a workspace dataset and print a JSON summary."""
+    from crm_core.cleaning import Recipe
+    from crm_core.importer import prepare_table, save_prepared
+    from crm_core.io import ReadOptions, read_path
+    from crm_core.schema import Mapping
+
+    workspace = _workspace(args)
+    mapping_text = _read_json_arg(args.mapping)
+    recipe_text = _read_json_arg(args.recipe)
+    options = ReadOptions(
+        delimiter=args.delimiter,
+        encoding=args.encoding,
+        sheet=args.sheet,
+        header_row=args.header_row,
+        kind=args.kind,
+    )
+    prepared = []
+    for file in args.files:
+        load = read_path(file, options)
+        prepared.append(
+            prepare_table(
+                b"",
+                Path(file).name,
+                load=load,
+                table=args.table,
+                mapping=Mapping.from_json(mapping_text) if mapping_text else None,
+                recipe=Recipe.from_json(recipe_text) if recipe_text else None,
+                workspace=workspace,
+            )
+        )
+    mode = "replace" if args.replace else "merge" if args.add else "new"
+    info = save_prepared(workspace, args.name, prepared, mode=mode)
+    _print_json(
+        {
+            "dataset": info.name,
+            "version": info.version,
+            "rows": info.rows,
+            "files": [item.summary() for item in prepared],
+        },
+        args.json,
+    )
+    return 0
+
+
+def cmd_quality(args: argparse.Namespace) -> int:
+    """Print the quality report of a dataset (or of a file, mapped automatically)."""
+    from crm_core.quality import quality_report
+
+    dataset = load_dataset_arg(args, args.dataset)
+    _print_json({"dataset": dataset.name, **quality_report(dataset).to_dict()}, args.json)
+    return 0
+
+
+def load_dataset_arg(args: argparse.Namespace, value: str, mapping: str | None = None) -> Any:
+    """A workspace dataset by name, or a file path read and mapped automatically."""
+    from crm_core.importer import combine, prepare_table
+    from crm_core.io import read_path
+    from crm_core.schema import Mapping
+    from crm_core.tables import Dataset
+
+    workspace = _workspace(args)
+    if workspace.exists(value) or not Path(value).exists():
+        return workspace.load_dataset(value)
+    text = _read_json_arg(mapping)
+    prepared = prepare_table(
+        b"",
+        Path(value).name,
+        load=read_path(value),
+        mapping=Mapping.from_json(text) if text else None,
+    )
+    return Dataset(name=Path(value).name, tables=combine([prepared]))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """All subcommands in one place, so ``crm --help`` lists every one."""
     parser = argparse.ArgumentParser(
@@ -110,6 +192,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     datasets = sub.add_parser("datasets", help="list the workspace's datasets as JSON")
     datasets.set_defaults(handler=cmd_datasets)
+
+    imp = sub.add_parser("import", help="import files into a workspace dataset")
+    imp.add_argument("files", nargs="+", metavar="FILE")
+    imp.add_argument("--name", required=True, help="dataset name")
+    imp.add_argument("--table", choices=TABLES, default=None, help="canonical table (guessed)")
+    imp.add_argument("--mapping", help="mapping JSON (as saved by the Data page)")
+    imp.add_argument("--recipe", help="cleaning recipe JSON")
+    imp.add_argument("--delimiter", help="override the sniffed delimiter")
+    imp.add_argument("--encoding", help="override the detected encoding")
+    imp.add_argument("--sheet", help="Excel sheet name")
+    imp.add_argument("--header-row", type=int, help="1-based header row")
+    imp.add_argument("--kind", choices=("csv", "excel", "parquet", "basket", "whitespace"))
+    group = imp.add_mutually_exclusive_group()
+    group.add_argument("--replace", action="store_true", help="replace an existing dataset")
+    group.add_argument("--add", action="store_true", help="add these tables to an existing dataset")
+    imp.add_argument("--json", help="write the summary here instead of stdout")
+    imp.set_defaults(handler=cmd_import)
+
+    quality = sub.add_parser("quality", help="quality report of a dataset as JSON")
+    quality.add_argument("dataset", help="workspace dataset name or a file path")
+    quality.add_argument("--json", nargs="?", const="-", default="-", help="output file")
+    quality.set_defaults(handler=cmd_quality)
 
     return parser
 

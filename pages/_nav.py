@@ -13,4 +13,7 @@ class PageEntry(NamedTuple):
     icon: str
 
 
-PAGES: tuple[PageEntry, ...] = (PageEntry("pages/home.py", "nav.home", ":material/home:"),)
+PAGES: tuple[PageEntry, ...] = (
+    PageEntry("pages/home.py", "nav.home", ":material/home:"),
+    PageEntry("pages/data.py", "nav.data", ":material/database:"),
+)

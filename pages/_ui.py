@@ -7,7 +7,7 @@ keyed on the dataset's content fingerprint (a digest of every value), never on a
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -85,3 +85,13 @@ def guarded(call: Callable[[], T]) -> T | None:
     except CrmError as error:
         show_error(error)
         return None
+
+
+def labels(options: Iterable[Any], describe: Callable[[Any], str]) -> Callable[[Any], str]:
+    """A widget ``format_func`` whose texts are computed now, in this run's language.
+
+    Streamlit (and AppTest) may call ``format_func`` later, outside the script run, where the
+    session's language cannot be read; precomputed labels stay right.
+    """
+    texts = {option: describe(option) for option in options}
+    return lambda option: texts.get(option, str(option))

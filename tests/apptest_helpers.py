@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
 from pages._nav import PAGES
 
-APP = "app.py"
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TIMEOUT = 120
 CJK = re.compile(r"[\u3400-\u9fff]")
 ENGLISH_WORD = re.compile(r"[A-Za-z]{3,}")
