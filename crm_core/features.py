@@ -25,6 +25,7 @@ import pandas as pd
 
 from crm_core.errors import DataRequirementError
 from crm_core.i18n import t
+from crm_core.tables import Dataset
 
 MAX_CATEGORY_SHARES = 12  # share_<category> columns for the top categories by revenue
 MAX_ATTRIBUTE_CATEGORIES = 50  # text columns with more distinct values are free text, not features
@@ -419,3 +420,15 @@ def numeric_features(frame: pd.DataFrame) -> list[str]:
 def categorical_features(frame: pd.DataFrame) -> list[str]:
     """Columns one-hot encoded inside the clustering pipeline."""
     return [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+
+
+def dataset_features(dataset: Dataset, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
+    """The customer feature table of a dataset: behaviour from transactions when it has them,
+    otherwise the customer attributes alone (Mall Customers, Telco)."""
+    transactions = dataset.get("transactions")
+    customers = dataset.get("customers")
+    if transactions is not None and len(transactions) and "customer_id" in transactions.columns:
+        return customer_features(transactions, customers, as_of)
+    if customers is not None and len(customers) and "customer_id" in customers.columns:
+        return attribute_features(customers)
+    raise DataRequirementError("segments.error.no_customers")

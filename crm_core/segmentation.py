@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import combinations
 from typing import Any
@@ -1195,3 +1195,15 @@ def compare_segmentations(labels_a: pd.Series, labels_b: pd.Series) -> SegmentCo
     a, b = labels_a.loc[common], labels_b.loc[common]
     table = pd.crosstab(a.to_numpy(), b.to_numpy(), rownames=["a"], colnames=["b"])
     return SegmentComparison(table, float(adjusted_rand_score(a, b)), len(common))
+
+
+def labels_frame(labels: pd.Series, names: Mapping[Hashable, str]) -> pd.DataFrame:
+    """Segment labels as a table to save or export: customer_id, segment, segment_name."""
+    frame = pd.DataFrame(
+        {
+            "customer_id": labels.index.astype(str),
+            "segment": labels.astype(str).to_numpy(),
+            "segment_name": [names.get(label, str(label)) for label in labels.to_numpy()],
+        }
+    )
+    return frame.reset_index(drop=True)

@@ -16,4 +16,5 @@ class PageEntry(NamedTuple):
 PAGES: tuple[PageEntry, ...] = (
     PageEntry("pages/home.py", "nav.home", ":material/home:"),
     PageEntry("pages/data.py", "nav.data", ":material/database:"),
+    PageEntry("pages/segments.py", "nav.segments", ":material/group_work:"),
 )
