@@ -163,6 +163,117 @@ def load_dataset_arg(args: argparse.Namespace, value: str, mapping: str | None =
     return Dataset(name=Path(value).name, tables=combine([prepared]))
 
 
+def _parse_range(text: str) -> range:
+    """``2..10`` -> range(2, 11)."""
+    from crm_core.errors import ParameterError
+
+    try:
+        low, high = (int(part) for part in text.split(".."))
+    except ValueError:
+        raise ParameterError("cli.bad_range", value=text) from None
+    if not 2 <= low <= high <= 50:
+        raise ParameterError("cli.bad_range", value=text)
+    return range(low, high + 1)
+
+
+def cmd_segment(args: argparse.Namespace) -> int:
+    """RFM or clustering labels to CSV, metrics and profiles to JSON (same code as the page)."""
+    import pandas as pd
+
+    from crm_core.export import to_csv_bytes
+    from crm_core.features import dataset_features
+    from crm_core.segmentation import (
+        ClusterParams,
+        RfmParams,
+        default_features,
+        k_sweep,
+        labels_frame,
+        profile_segments,
+        run_clustering,
+        run_rfm,
+        segment_name,
+    )
+
+    dataset = load_dataset_arg(args, args.dataset, args.mapping)
+    as_of = pd.Timestamp(args.as_of) if args.as_of else None
+    if args.algorithm == "rfm":
+        if dataset.get("transactions") is None:
+            from crm_core.errors import DataRequirementError
+
+            raise DataRequirementError("segments.error.no_transactions")
+        rfm = run_rfm(dataset.tables["transactions"], RfmParams(as_of=as_of))
+        names = {s: segment_name(s, args.lang) for s in rfm.summary.index}
+        frame = labels_frame(rfm.customers["segment"], names).join(
+            rfm.customers[["recency", "frequency", "monetary", "r", "f", "m", "cell"]],
+            on="customer_id",
+        )
+        payload = {
+            "algorithm": "rfm",
+            "as_of": rfm.as_of.date().isoformat(),
+            "customers": len(frame),
+            "stats": rfm.stats.round(4).to_dict(),
+            "segments": {
+                names[s]: {k: _plain(v) for k, v in row.items()}
+                for s, row in rfm.summary.to_dict("index").items()
+            },
+        }
+    else:
+        features = dataset_features(dataset, as_of)
+        chosen = tuple(args.features.split(",")) if args.features else default_features(features)
+        params = ClusterParams(
+            algorithm=args.algorithm,
+            k=args.k,
+            eps=args.eps,
+            min_samples=args.min_samples,
+            min_cluster_size=args.min_cluster_size,
+            features=chosen,
+            scaler=args.scaler,
+            pca_components=args.pca,
+            seed=args.seed,
+            covariance_type=args.covariance,
+            linkage=args.linkage,
+        )
+        if args.sweep:
+            sweep = k_sweep(features, params, ks=_parse_range(args.sweep))
+            _print_json({"features": list(chosen), "sweep": sweep.to_dict("records")}, args.json)
+            return 0
+        result = run_clustering(features, params)
+        profiles = profile_segments(features, result.labels)
+        names = profiles.names(args.lang)
+        frame = labels_frame(result.labels, names)
+        payload = {
+            "algorithm": args.algorithm,
+            "features": list(result.features),
+            "customers": len(frame),
+            "metrics": {k: _plain(v) for k, v in result.metrics.items()},
+            "notes": [note.text(args.lang) for note in result.notes],
+            "segments": {
+                str(label): {
+                    "name": names[label],
+                    "description": profiles.description(label, args.lang),
+                    **{k: _plain(v) for k, v in row.items()},
+                }
+                for label, row in profiles.summary.to_dict("index").items()
+            },
+        }
+    if args.out:
+        Path(args.out).write_bytes(to_csv_bytes(frame))
+        payload["out"] = args.out
+    _print_json(payload, args.json)
+    return 0
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and NaN to JSON-friendly values."""
+    import math
+
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) else round(value, 6)
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """All subcommands in one place, so ``crm --help`` lists every one."""
     parser = argparse.ArgumentParser(
@@ -214,6 +325,34 @@ def build_parser() -> argparse.ArgumentParser:
     quality.add_argument("dataset", help="workspace dataset name or a file path")
     quality.add_argument("--json", nargs="?", const="-", default="-", help="output file")
     quality.set_defaults(handler=cmd_quality)
+
+    seg = sub.add_parser("segment", help="RFM segments or clusters: labels CSV and metrics JSON")
+    seg.add_argument("dataset", help="workspace dataset name or a file path")
+    seg.add_argument(
+        "--algorithm",
+        choices=("rfm", "kmeans", "dbscan", "hdbscan", "gmm", "agglomerative"),
+        default="kmeans",
+    )
+    seg.add_argument("--k", type=int, default=5)
+    seg.add_argument("--eps", type=float, default=0.5)
+    seg.add_argument("--min-samples", type=int, default=5)
+    seg.add_argument("--min-cluster-size", type=int, default=15)
+    seg.add_argument("--covariance", default="full", help="GMM covariance type")
+    seg.add_argument("--linkage", default="ward", help="agglomerative linkage")
+    seg.add_argument("--features", help="comma-separated feature names (default: RFM-style set)")
+    seg.add_argument(
+        "--scaler",
+        default="log1p_standard",
+        help="standard, robust, minmax, log1p_standard or none",
+    )
+    seg.add_argument("--pca", type=int, default=0, help="PCA components (0 = off)")
+    seg.add_argument("--seed", type=int, default=42)
+    seg.add_argument("--as-of", help="features use transactions before this date (YYYY-MM-DD)")
+    seg.add_argument("--sweep", help="k range like 2..10: print the k sweep instead")
+    seg.add_argument("--mapping", help="mapping JSON when DATASET is a file")
+    seg.add_argument("--out", help="write labels CSV here")
+    seg.add_argument("--json", help="write metrics JSON here instead of stdout")
+    seg.set_defaults(handler=cmd_segment)
 
     return parser
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 from crm_core.errors import DataRequirementError
 from crm_core.i18n import t
-from crm_core.tables import Dataset
+from crm_core.tables import ROLES, Dataset
 
 MAX_CATEGORY_SHARES = 12  # share_<category> columns for the top categories by revenue
 MAX_ATTRIBUTE_CATEGORIES = 50  # text columns with more distinct values are free text, not features
@@ -56,7 +56,7 @@ def feature_label(name: str, lang: str = "en") -> str:
         return t("features.share_other", lang)
     if name.startswith("share_"):
         return t("features.share", lang, category=name[len("share_") :])
-    return name
+    return name.replace("_", " ")
 
 
 def default_as_of(dates: pd.Series) -> pd.Timestamp:
@@ -427,6 +427,10 @@ def dataset_features(dataset: Dataset, as_of: pd.Timestamp | None = None) -> pd.
     otherwise the customer attributes alone (Mall Customers, Telco)."""
     transactions = dataset.get("transactions")
     customers = dataset.get("customers")
+    if customers is not None:
+        # Outcome labels (churned yes/no) describe what happened, not how customers behave.
+        labels = [role for role, kind in ROLES["customers"].items() if kind == "label"]
+        customers = customers.drop(columns=[c for c in labels if c in customers.columns])
     if transactions is not None and len(transactions) and "customer_id" in transactions.columns:
         return customer_features(transactions, customers, as_of)
     if customers is not None and len(customers) and "customer_id" in customers.columns:

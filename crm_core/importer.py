@@ -28,6 +28,7 @@ from crm_core.schema import (
     auto_map,
     layout_signature,
     missing_for,
+    normalize_header,
     validate,
 )
 from crm_core.store import DatasetInfo, Workspace
@@ -136,9 +137,21 @@ def prepare_table(
 
 
 def _only_present(mapping: Mapping, columns: Sequence[object]) -> Mapping:
-    """Drop mapped headers a file does not have (a saved mapping must never invent columns)."""
-    present = {str(c) for c in columns}
-    kept = {s: r for s, r in mapping.columns.items() if s in present}
+    """Drop mapped headers a file does not have (a saved mapping must never invent columns).
+
+    The layout signature ignores case and spacing, so a saved header is matched the same way and
+    kept under this file's spelling (the mapping editor looks headers up as they are written).
+    """
+    spellings: dict[str, list[str]] = {}
+    for column in columns:
+        spellings.setdefault(normalize_header(column), []).append(str(column))
+    kept: dict[str, str] = {}
+    for source, role in mapping.columns.items():
+        hits = spellings.get(normalize_header(source), [])
+        if source in hits:
+            kept[source] = role
+        elif len(hits) == 1:
+            kept[hits[0]] = role
     return Mapping(
         mapping.table,
         kept,
@@ -162,10 +175,17 @@ def combine(prepared: Sequence[PreparedTable]) -> dict[str, pd.DataFrame]:
     tables: dict[str, pd.DataFrame] = {}
     for name, frames in grouped.items():
         tables[name] = _combine_same_table(frames)
-    transactions = tables.get("transactions")
-    if transactions is not None and {"order_id", "customer_id"} <= set(transactions.columns):
+    # Owners come from every transactions file, not only from the joined table: an order that has
+    # no item rows (cancelled, unavailable) still belongs to the customer of the orders file.
+    owner_frames = [
+        item.cleaned[["order_id", "customer_id"]]
+        for item in prepared
+        if item.table == "transactions" and {"order_id", "customer_id"} <= set(item.cleaned.columns)
+    ]
+    if owner_frames:
         owners = (
-            transactions.dropna(subset=["order_id", "customer_id"])
+            pd.concat(owner_frames, ignore_index=True)
+            .dropna(subset=["order_id", "customer_id"])
             .drop_duplicates("order_id")
             .set_index("order_id")["customer_id"]
         )
