@@ -26,11 +26,12 @@ setup: $(VENV)/.stamp-runtime
 
 setup-dev: $(VENV)/.stamp-dev
 
-# Debian's chromium for the browser tests, installed only when missing (never `playwright install`).
+# Debian's chromium (and CJK fonts, so Chinese screenshots are readable) for the browser tests,
+# installed only when missing (never `playwright install`).
 chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "noto.*cjk"; then \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-noto-cjk; \
 	fi
 
 run: setup

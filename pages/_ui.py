@@ -20,6 +20,23 @@ from crm_core.tables import Dataset
 
 T = TypeVar("T")
 
+
+def _leave_legacy_pages_mode() -> None:
+    """Run every page inside the app frame, even on a fresh server's first visit to a page URL.
+
+    Streamlit treats a ``pages/`` folder as a v1 multipage app until ``st.navigation`` runs once
+    in the process; a first visit straight to ``/data`` would run the page without ``app.py``
+    (no sidebar, no language). Switching the flag and rerunning puts ``app.py`` in charge.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_leave_legacy_pages_mode()
+
 LANG_KEY = "lang"
 DATASET_KEY = "dataset"
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from crm_core.overview import key_figures
+from pages._nav import PAGES
 from pages._ui import active_dataset, lang, tr
 
 st.title(tr("home.title"))
@@ -33,7 +36,14 @@ else:
         tr("home.period"),
         "—"
         if figures.first_date is None
-        else f"{figures.first_date:%Y-%m-%d} → {figures.last_date:%Y-%m-%d}",
+        else f"{figures.first_date:%Y-%m} → {figures.last_date:%Y-%m}",
+        help=None
+        if figures.first_date is None
+        else tr(
+            "home.period_help",
+            first=f"{figures.first_date:%Y-%m-%d}",
+            last=f"{figures.last_date:%Y-%m-%d}",
+        ),
         border=True,
     )
     st.caption(
@@ -44,6 +54,6 @@ else:
     )
 
 st.subheader(tr("home.start"))
-for page, key in (("pages/home.py", "home.start_home"),):
-    st.page_link(page, label=tr(key))
+for entry in PAGES[1:]:
+    st.page_link(entry.file, label=tr(f"home.start.{Path(entry.file).stem}"), icon=entry.icon)
 st.caption(tr("home.language_hint", language="English" if lang() == "zh" else "简体中文"))

@@ -187,8 +187,9 @@ def _rfm_tab(dataset: Dataset, as_of: pd.Timestamp | None) -> None:
     left.plotly_chart(rfm_treemap(rfm, lang()), width="stretch")
     right.plotly_chart(rfm_grid_heatmap(rfm, lang()), width="stretch")
     summary = rfm.summary.copy()
+    summary.columns = [tr(f"seg.col.{c}") for c in summary.columns]
     summary.insert(0, tr("seg.col.name"), [segment_name(s, lang()) for s in summary.index])
-    st.dataframe(summary, hide_index=True, width="stretch")
+    st.dataframe(summary.round(3), hide_index=True, width="stretch")
     frame = labels_frame(
         rfm.customers["segment"], {s: segment_name(s, lang()) for s in summary.index}
     )

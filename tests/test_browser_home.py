@@ -33,3 +33,15 @@ def test_home_figures_language_switch_and_screenshot(sample_workspace: Path) -> 
         assert "CRM 洞察工作室" in body
         assert "Customers" not in body
         page.screenshot(path=str(SCREENSHOTS / "home_zh.png"), full_page=True)
+
+
+def test_first_visit_straight_to_a_page_url_shows_the_app_frame(sample_workspace: Path) -> None:
+    """A fresh server's first visit to /data must still get the sidebar, language and navigation."""
+    with app_server(sample_workspace) as url, browser_page() as page:
+        page.goto(f"{url}/data")
+        wait_idle(page)
+        page.get_by_text("Language", exact=True).wait_for()
+        sidebar = page.inner_text("[data-testid='stSidebar']")
+        assert "Segments" in sidebar and "Home" in sidebar
+        assert "_ui" not in sidebar and "nav" not in sidebar.split()
+        page.get_by_text("Upload your files as they are", exact=False).wait_for()
