@@ -26,7 +26,7 @@ def test_home_figures_language_switch_and_screenshot(sample_workspace: Path) -> 
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "home.png"), full_page=True)
 
-        page.get_by_text("简体中文").click()
+        page.get_by_text("简体中文", exact=True).click()
         page.get_by_text("客户数", exact=True).wait_for()
         wait_idle(page)
         body = page.inner_text("body")
