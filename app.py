@@ -8,7 +8,15 @@ import streamlit as st
 
 from crm_core.i18n import LANGUAGES, t
 from pages._nav import PAGES
-from pages._ui import DATASET_KEY, LANG_KEY, get_workspace, labels, lang, tr
+from pages._ui import (
+    DATASET_KEY,
+    LANG_KEY,
+    apply_dataset_request,
+    get_workspace,
+    labels,
+    lang,
+    tr,
+)
 
 st.set_page_config(page_title="CRM Insight Studio", page_icon=":bar_chart:", layout="wide")
 
@@ -26,16 +34,21 @@ with st.sidebar:
     datasets = get_workspace().list_datasets()
     names = [d.name for d in datasets]
     rows_by_name = {d.name: d.total_rows for d in datasets}
+    apply_dataset_request(names)
     if names:
-        if st.session_state.get(DATASET_KEY) not in names:
-            st.session_state[DATASET_KEY] = "sample" if "sample" in names else names[0]
         st.selectbox(
             tr("app.dataset"),
             options=names,
             key=DATASET_KEY,
-            format_func=labels(
-                names, lambda name: tr("app.dataset_option", name=name, rows=rows_by_name[name])
-            ),
+            # Language-neutral option text: the widget keeps it when the language changes.
+            format_func=labels(names, lambda name: f"{name} · {rows_by_name[name]:,}"),
+        )
+        active = next(d for d in datasets if d.name == st.session_state[DATASET_KEY])
+        st.caption(
+            tr(
+                "app.dataset_rows",
+                details=", ".join(f"{tr('table.' + t)} {n:,}" for t, n in active.rows.items()),
+            )
         )
     else:
         st.session_state.pop(DATASET_KEY, None)

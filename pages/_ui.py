@@ -39,6 +39,8 @@ _leave_legacy_pages_mode()
 
 LANG_KEY = "lang"
 DATASET_KEY = "dataset"
+DATASET_REQUEST_KEY = "dataset_request"
+FLASH_KEY = "flash_messages"
 
 
 def lang() -> str:
@@ -112,3 +114,30 @@ def labels(options: Iterable[Any], describe: Callable[[Any], str]) -> Callable[[
     """
     texts = {option: describe(option) for option in options}
     return lambda option: texts.get(option, str(option))
+
+
+def select_dataset(name: str | None, message: str | None = None) -> None:
+    """Make ``name`` the active dataset and rerun.
+
+    The sidebar picker is drawn before the page, so a page cannot set its value in the same run;
+    the request is applied by ``app.py`` at the top of the next run. ``message`` survives it.
+    """
+    st.session_state[DATASET_REQUEST_KEY] = name or ""
+    if message:
+        st.session_state.setdefault(FLASH_KEY, []).append(message)
+    st.rerun()
+
+
+def apply_dataset_request(names: list[str]) -> None:
+    """Run by ``app.py`` before the picker exists: apply a page's request, keep a valid value."""
+    requested = st.session_state.pop(DATASET_REQUEST_KEY, None)
+    if requested is not None:
+        st.session_state[DATASET_KEY] = requested if requested in names else None
+    if st.session_state.get(DATASET_KEY) not in names:
+        st.session_state[DATASET_KEY] = "sample" if "sample" in names else (names or [None])[0]
+
+
+def show_flashes() -> None:
+    """Success messages carried over a rerun (see ``select_dataset``)."""
+    for message in st.session_state.pop(FLASH_KEY, []):
+        st.success(message)

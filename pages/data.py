@@ -22,7 +22,9 @@ from pages._ui import (
     get_workspace,
     labels,
     lang,
+    select_dataset,
     show_error,
+    show_flashes,
     tr,
 )
 
@@ -328,8 +330,7 @@ def _import_tab() -> None:
 
         with st.spinner(tr("data.loading_sample")):
             ensure_sample(get_workspace())
-        st.session_state[DATASET_KEY] = SAMPLE_DATASET
-        st.success(tr("data.sample_ready"))
+        select_dataset(SAMPLE_DATASET, tr("data.sample_ready"))
     files = st.file_uploader(
         tr("data.upload", mb=UPLOAD_LIMIT_MB),
         type=["csv", "tsv", "txt", "xlsx", "parquet", "gz"],
@@ -377,13 +378,13 @@ def _save_form(prepared: list[PreparedTable], default_name: str) -> None:
     except CrmError as error:
         show_error(error)
         return
-    st.session_state[DATASET_KEY] = info.name
-    st.success(
+    select_dataset(
+        info.name,
         tr(
             "data.saved",
             name=info.name,
             rows=", ".join(f"{tr('table.' + t)} {n:,}" for t, n in info.rows.items()),
-        )
+        ),
     )
 
 
@@ -469,9 +470,11 @@ def _manage_tab() -> None:
         if st.form_submit_button(tr("data.rename")):
             try:
                 info = workspace.rename_dataset(old, new)
-                if st.session_state.get(DATASET_KEY) == old:
-                    st.session_state[DATASET_KEY] = info.name
-                st.success(tr("data.renamed", old=old, new=info.name))
+                active = st.session_state.get(DATASET_KEY)
+                select_dataset(
+                    info.name if active == old else active,
+                    tr("data.renamed", old=old, new=info.name),
+                )
             except CrmError as error:
                 show_error(error)
     with delete_col.form("delete_dataset"):
@@ -484,9 +487,10 @@ def _manage_tab() -> None:
             else:
                 try:
                     workspace.delete_dataset(target)
-                    if st.session_state.get(DATASET_KEY) == target:
-                        st.session_state.pop(DATASET_KEY, None)
-                    st.success(tr("data.deleted", name=target))
+                    active = st.session_state.get(DATASET_KEY)
+                    select_dataset(
+                        None if active == target else active, tr("data.deleted", name=target)
+                    )
                 except CrmError as error:
                     show_error(error)
     _customer_form()
@@ -520,6 +524,7 @@ def _customer_form() -> None:
 
 
 st.title(tr("data.title"))
+show_flashes()
 import_tab, quality_tab, manage_tab = st.tabs(
     [tr("data.tab.import"), tr("data.tab.quality"), tr("data.tab.manage")]
 )

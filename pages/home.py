@@ -32,13 +32,18 @@ else:
         help=tr("home.revenue_help"),
         border=True,
     )
+    months = None
+    if figures.first_date is not None:
+        months = (
+            (figures.last_date.year - figures.first_date.year) * 12
+            + (figures.last_date.month - figures.first_date.month)
+            + 1
+        )
     period.metric(
         tr("home.period"),
-        "—"
-        if figures.first_date is None
-        else f"{figures.first_date:%Y-%m} → {figures.last_date:%Y-%m}",
+        "—" if months is None else tr("home.months", n=months),
         help=None
-        if figures.first_date is None
+        if months is None
         else tr(
             "home.period_help",
             first=f"{figures.first_date:%Y-%m-%d}",
@@ -50,6 +55,16 @@ else:
         tr(
             "home.rows",
             details=", ".join(f"{tr('table.' + k)} {v:,}" for k, v in figures.rows.items()),
+        )
+        + (
+            ""
+            if figures.first_date is None
+            else " · "
+            + tr(
+                "home.period_help",
+                first=f"{figures.first_date:%Y-%m-%d}",
+                last=f"{figures.last_date:%Y-%m-%d}",
+            )
         )
     )
 
