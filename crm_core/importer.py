@@ -177,23 +177,27 @@ def combine(prepared: Sequence[PreparedTable]) -> dict[str, pd.DataFrame]:
         tables[name] = _combine_same_table(frames)
     # Owners come from every transactions file, not only from the joined table: an order that has
     # no item rows (cancelled, unavailable) still belongs to the customer of the orders file.
+    borrowers = [
+        name
+        for name, frame in tables.items()
+        if name != "transactions"
+        and "order_id" in frame.columns
+        and "customer_id" not in frame.columns
+    ]
     owner_frames = [
         item.cleaned[["order_id", "customer_id"]]
         for item in prepared
         if item.table == "transactions" and {"order_id", "customer_id"} <= set(item.cleaned.columns)
     ]
-    if owner_frames:
+    if borrowers and owner_frames:
         owners = (
             pd.concat(owner_frames, ignore_index=True)
             .dropna(subset=["order_id", "customer_id"])
             .drop_duplicates("order_id")
             .set_index("order_id")["customer_id"]
         )
-        for name, frame in tables.items():
-            if name != "transactions" and "order_id" in frame.columns:
-                if "customer_id" not in frame.columns:
-                    frame = frame.assign(customer_id=frame["order_id"].map(owners))
-                tables[name] = frame
+        for name in borrowers:
+            tables[name] = tables[name].assign(customer_id=tables[name]["order_id"].map(owners))
     return {name: tables[name] for name in TABLES if name in tables}
 
 
@@ -202,10 +206,14 @@ def _combine_same_table(frames: list[pd.DataFrame]) -> pd.DataFrame:
     for frame in frames[1:]:
         shared = set(result.columns) & set(frame.columns)
         if "order_id" in shared and set(frame.columns) - shared:
-            # Orders file + order-items file: the longer keeps its rows, the other adds columns.
+            # Orders file + order-items file: the longer (item lines) keeps its rows; the shorter
+            # (one row per order) supplies order-level values, and wins where both have a role
+            # (an order's date is its purchase date, not an item's shipping deadline).
             many, one = (result, frame) if len(result) >= len(frame) else (frame, result)
-            added = ["order_id", *[c for c in one.columns if c not in many.columns]]
-            result = many.merge(one[added].drop_duplicates("order_id"), on="order_id", how="left")
+            overlap = [c for c in shared if c != "order_id"]
+            result = many.drop(columns=overlap).merge(
+                one.drop_duplicates("order_id"), on="order_id", how="left"
+            )
         else:
             result = pd.concat([result, frame], ignore_index=True)
     return result

@@ -38,7 +38,8 @@ _SCHEMA = (
         updated_at TIMESTAMP NOT NULL, version INTEGER NOT NULL, fingerprint VARCHAR NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS dataset_tables (
         dataset_id INTEGER NOT NULL, table_name VARCHAR NOT NULL, n_rows BIGINT NOT NULL,
-        mapping JSON, recipe JSON, load_report JSON, PRIMARY KEY (dataset_id, table_name))""",
+        mapping JSON, recipe JSON, load_report JSON, fingerprint VARCHAR,
+        PRIMARY KEY (dataset_id, table_name))""",
     """CREATE TABLE IF NOT EXISTS saved_mappings (
         layout VARCHAR PRIMARY KEY, table_name VARCHAR NOT NULL, mapping JSON NOT NULL,
         updated_at TIMESTAMP NOT NULL)""",
@@ -98,11 +99,16 @@ def frame_fingerprint(frame: pd.DataFrame) -> str:
 
 def dataset_fingerprint(tables: dict[str, pd.DataFrame]) -> str:
     """Digest of all tables of a dataset, in canonical table order."""
+    return _combine_fingerprints({name: frame_fingerprint(frame) for name, frame in tables.items()})
+
+
+def _combine_fingerprints(per_table: dict[str, str]) -> str:
+    """One dataset digest from per-table digests, so a change to one table rehashes only it."""
     digest = hashlib.sha256()
     for name in TABLES:
-        if name in tables:
+        if name in per_table:
             digest.update(name.encode())
-            digest.update(frame_fingerprint(tables[name]).encode())
+            digest.update(per_table[name].encode())
     return digest.hexdigest()[:32]
 
 
@@ -129,7 +135,7 @@ def _analysis_table(analysis_id: int) -> str:
 
 def _prepare_for_storage(frame: pd.DataFrame) -> pd.DataFrame:
     """Make a frame storable: string column names, no index, timezone-naive timestamps."""
-    out = frame.reset_index(drop=True).copy()
+    out = frame.reset_index(drop=True)  # copy-on-write: the caller's frame is never changed
     out.columns = [str(c) for c in out.columns]
     if out.columns.duplicated().any():
         dupes = sorted(set(out.columns[out.columns.duplicated()]))
@@ -284,7 +290,7 @@ class Workspace:
                 )
                 con.unregister("incoming_frame")
                 con.execute(
-                    "INSERT INTO dataset_tables VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO dataset_tables VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [
                         dataset_id,
                         table,
@@ -292,6 +298,7 @@ class Workspace:
                         _json((mappings or {}).get(table)),
                         _json((recipes or {}).get(table)),
                         _json((load_reports or {}).get(table)),
+                        frame_fingerprint(frame),
                     ],
                 )
             fingerprint = self._fingerprint_in(con, dataset_id)
@@ -304,13 +311,11 @@ class Workspace:
         return self.info(name)
 
     def _fingerprint_in(self, con: duckdb.DuckDBPyConnection, dataset_id: int) -> str:
-        tables = {
-            t: con.execute(f"SELECT * FROM {_physical(dataset_id, t)}").df()
-            for (t,) in con.execute(
-                "SELECT table_name FROM dataset_tables WHERE dataset_id = ?", [dataset_id]
-            ).fetchall()
-        }
-        return dataset_fingerprint(tables)
+        """The dataset digest from the stored per-table digests (no table is read again)."""
+        rows = con.execute(
+            "SELECT table_name, fingerprint FROM dataset_tables WHERE dataset_id = ?", [dataset_id]
+        ).fetchall()
+        return _combine_fingerprints({table: digest or "" for table, digest in rows})
 
     def _dataset_id(self, con: duckdb.DuckDBPyConnection, name: str) -> int:
         row = con.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchone()
@@ -438,13 +443,15 @@ class Workspace:
             con.unregister("incoming_frame")
             if has_table:
                 con.execute(
-                    "UPDATE dataset_tables SET n_rows = ? WHERE dataset_id = ? AND table_name = ?",
-                    [len(customers), dataset_id, "customers"],
+                    "UPDATE dataset_tables SET n_rows = ?, fingerprint = ? "
+                    "WHERE dataset_id = ? AND table_name = ?",
+                    [len(customers), frame_fingerprint(customers), dataset_id, "customers"],
                 )
             else:
                 con.execute(
-                    "INSERT INTO dataset_tables (dataset_id, table_name, n_rows) VALUES (?, ?, ?)",
-                    [dataset_id, "customers", len(customers)],
+                    "INSERT INTO dataset_tables (dataset_id, table_name, n_rows, fingerprint) "
+                    "VALUES (?, ?, ?, ?)",
+                    [dataset_id, "customers", len(customers), frame_fingerprint(customers)],
                 )
             fingerprint = self._fingerprint_in(con, dataset_id)
             con.execute(
