@@ -153,6 +153,7 @@ def run_rfm(transactions: pd.DataFrame, params: RfmParams | None = None) -> RfmR
     customers.attrs = {}
     summary = _rfm_summary(customers)
     stats = table[["recency", "frequency", "monetary"]].agg(["mean", "median"]).T
+    stats.attrs = {}  # like customers: no Timestamp in attrs (Arrow cannot serialise it)
     return RfmResult(customers=customers, summary=summary, stats=stats, as_of=as_of, bins=bins)
 
 
@@ -1027,6 +1028,7 @@ def profile_segments(
     ]
     categorical = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
     values = frame[numeric].astype(float).replace([np.inf, -np.inf], np.nan)
+    values.attrs = {}  # the feature table's as_of would ride along into every profile table
     grouped = values.groupby(lab.to_numpy())
     means, medians = grouped.mean(), grouped.median()
     overall = values.mean()

@@ -47,3 +47,23 @@ def sample_workspace(
     shutil.copytree(sample_workspace_template, directory)
     monkeypatch.setenv("CRM_WORKSPACE", str(directory))
     return directory
+
+
+@pytest.fixture(autouse=True)
+def _apptest_runs_through_app_py(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep AppTest out of Streamlit's legacy pages-directory mode on every run.
+
+    AppTest resets ``PagesManager.uses_pages_directory`` before each run, so a rerun on a page
+    would execute ``pages/x.py`` alone, without ``app.py``. A real server leaves that mode for
+    good at its first ``st.navigation`` call (and ``pages/_ui.py`` forces that on a first visit
+    to a page URL); this fixture gives AppTest the same behaviour.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self: PagesManager, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)

@@ -97,6 +97,29 @@ def _layout(fig: go.Figure, title_key: str, lang: str, **axes: str) -> go.Figure
     return fig
 
 
+def _legend_below(fig: go.Figure) -> go.Figure:
+    """Segment names are long: a legend beside a half-width chart squeezes the plot to a sliver.
+
+    Below the chart, one entry per line, the plot keeps the full width; the figure grows with the
+    number of entries instead.
+    """
+    entries = len(fig.data)
+    fig.update_layout(
+        legend={
+            "orientation": "h",
+            "yanchor": "top",
+            "y": -0.12,
+            "xanchor": "left",
+            "x": 0.0,
+            "entrywidth": 1.0,
+            "entrywidthmode": "fraction",
+        },
+        height=420 + 22 * entries,
+        margin={"b": 40 + 22 * entries},
+    )
+    return fig
+
+
 def rfm_treemap(rfm: RfmResult, lang: str = "en") -> go.Figure:
     """Segment sizes as a treemap; hover shows customer and revenue shares."""
     summary = rfm.summary
@@ -319,7 +342,7 @@ def radar_chart(
             )
         )
     fig.update_layout(polar={"radialaxis": {"range": [-3, 3]}})
-    return _layout(fig, "segments.chart.radar", lang)
+    return _legend_below(_layout(fig, "segments.chart.radar", lang))
 
 
 def segment_map(
@@ -359,4 +382,5 @@ def segment_map(
                 ),
             )
         )
-    return _layout(fig, "segments.chart.map", lang, x="segments.chart.pc1", y="segments.chart.pc2")
+    _layout(fig, "segments.chart.map", lang, x="segments.chart.pc1", y="segments.chart.pc2")
+    return _legend_below(fig)
