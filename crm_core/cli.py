@@ -238,7 +238,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
             _print_json({"features": list(chosen), "sweep": sweep.to_dict("records")}, args.json)
             return 0
         result = run_clustering(features, params)
-        profiles = profile_segments(features, result.labels)
+        profiles = profile_segments(features, result.labels, columns=list(result.features))
         names = profiles.names(args.lang)
         frame = labels_frame(result.labels, names)
         payload = {

@@ -78,8 +78,10 @@ def _profiles(
     key: str,
     _features: pd.DataFrame,
     _labels: pd.Series,
+    _columns: tuple[str, ...],
 ) -> SegmentProfiles:
-    return profile_segments(_features, _labels)
+    # Names and profiles come from the features the segments were built on.
+    return profile_segments(_features, _labels, columns=list(_columns))
 
 
 def _as_of_widget(dataset: Dataset) -> pd.Timestamp | None:
@@ -282,7 +284,9 @@ def _clusters_tab(dataset: Dataset, features: pd.DataFrame, as_of: pd.Timestamp 
     try:
         with st.spinner(tr("seg.fitting")):
             result = _clusters(dataset.fingerprint, as_of, key, features, params)
-            profiles = _profiles(dataset.fingerprint, as_of, key, features, result.labels)
+            profiles = _profiles(
+                dataset.fingerprint, as_of, key, features, result.labels, result.features
+            )
     except CrmError as error:
         show_error(error)
         return

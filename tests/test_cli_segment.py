@@ -108,7 +108,7 @@ def test_kmeans_labels_match_the_core(
     assert len(labels) == 5000 and labels["customer_id"].is_unique
     assert labels["customer_id"].tolist() == direct.labels.index.tolist()
     assert labels["segment"].tolist() == direct.labels.astype(str).tolist()
-    names = profile_segments(features, direct.labels).names("en")
+    names = profile_segments(features, direct.labels, columns=list(direct.features)).names("en")
     assert labels["segment_name"].tolist() == [names[x] for x in direct.labels]
 
     assert payload["algorithm"] == "kmeans" and payload["customers"] == 5000
