@@ -1,8 +1,8 @@
 """The Data page (Import / Quality / Manage) driven with Streamlit's AppTest.
 
 Every run goes through ``app.py`` with its sidebar (language switch, dataset picker), as in a
-running server; see ``_apptest_runs_through_app_py`` in conftest.py. Figures are computed from the files written here or
-read from the workspace with the core, never copied from a previous run.
+running server (see ``_apptest_runs_through_app_py`` in conftest.py). Figures are computed from the
+files written here or read from the workspace with the core, never copied from a previous run.
 """
 
 from __future__ import annotations
