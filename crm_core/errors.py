@@ -6,6 +6,7 @@ CLI can show one clear, translated sentence instead of a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
@@ -20,12 +21,16 @@ class CrmError(Exception):
         self.params = params
         super().__init__(self.message("en"))
 
-    def message(self, lang: str = "en") -> str:
-        """The translated problem and hint as one line."""
+    def message(self, lang: str = "en", escape: Callable[[str], str] | None = None) -> str:
+        """The translated problem and hint as one line; ``escape`` neutralises text parameters
+        (file names, values) for an output that would otherwise interpret them as markup."""
         from crm_core.i18n import t
 
-        problem = t(self.key, lang, **self.params)
-        hint = t(self.hint, lang, **self.params)
+        params = self.params
+        if escape is not None:
+            params = {k: escape(v) if isinstance(v, str) else v for k, v in params.items()}
+        problem = t(self.key, lang, **params)
+        hint = t(self.hint, lang, **params)
         return f"{problem} {hint}".strip()
 
 

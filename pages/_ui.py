@@ -7,6 +7,7 @@ keyed on the dataset's content fingerprint (a digest of every value), never on a
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,9 +49,19 @@ def lang() -> str:
     return st.session_state.get(LANG_KEY, DEFAULT_LANG)
 
 
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#|~$])")
+
+
+def md_escape(text: str) -> str:
+    """Backslash-escape Markdown (and Streamlit's $math$ and :color[] syntax) in a user value."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", text).replace(":", "\\:")
+
+
 def tr(key: str, **params: Any) -> str:
-    """Translate into the session's language."""
-    return t(key, lang(), **params)
+    """Translate into the session's language; text parameters (dataset and file names, values
+    from user data) are Markdown-escaped because most Streamlit text elements render Markdown."""
+    escaped = {k: md_escape(v) if isinstance(v, str) else v for k, v in params.items()}
+    return t(key, lang(), **escaped)
 
 
 @st.cache_resource(max_entries=4)
@@ -94,7 +105,7 @@ def require_dataset() -> Dataset:
 
 def show_error(error: CrmError) -> None:
     """A typed core error as one translated sentence; never a traceback."""
-    st.error(error.message(lang()))
+    st.error(error.message(lang(), escape=md_escape))
 
 
 def guarded(call: Callable[[], T]) -> T | None:

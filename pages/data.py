@@ -12,7 +12,7 @@ from crm_core.charts.data import activity_chart, distribution_chart, missing_val
 from crm_core.cleaning import CleaningStep, Recipe, describe_step, suggest_recipe
 from crm_core.errors import CrmError
 from crm_core.importer import MAX_FILES, PreparedTable, prepare_table, save_prepared
-from crm_core.io import LoadResult, ReadOptions, read_file
+from crm_core.io import LoadResult, ReadOptions, display_name, read_file
 from crm_core.quality import quality_report, unmatched_rows
 from crm_core.schema import Mapping, TypingOptions
 from crm_core.tables import ROLES, TABLES
@@ -226,7 +226,8 @@ def _prepare_file(uploaded: object, index: int) -> PreparedTable | None:
     data: bytes = uploaded.getvalue()
     digest = hashlib.sha256(data).hexdigest()
     key = f"file:{digest[:16]}"
-    st.subheader(tr("data.file_heading", index=index + 1, name=Path(uploaded.name).name[:120]))
+    base_name = uploaded.name.replace("\\", "/").rsplit("/", 1)[-1]  # display only, never a path
+    st.subheader(tr("data.file_heading", index=index + 1, name=display_name(base_name)))
     with st.expander(tr("data.read_options")):
         options = _read_options_widgets(key)
     try:
@@ -396,7 +397,7 @@ def _quality_tab() -> None:
     report = quality_report(dataset)
     cols = st.columns(max(len(report.rows), 1))
     for col, (table, rows) in zip(cols, report.rows.items(), strict=False):
-        col.metric(tr(f"table.{table}"), f"{rows:,}", border=True)
+        col.metric(tr(f"schema.table.{table}"), f"{rows:,}", border=True)
     for rate in report.match_rates:
         text = tr(
             "data.match_rate",

@@ -20,6 +20,7 @@ from crm_core.charts.segments import (
 from crm_core.errors import CrmError
 from crm_core.export import to_csv_bytes, to_xlsx_bytes
 from crm_core.features import dataset_features, feature_label
+from crm_core.i18n import t
 from crm_core.segmentation import (
     COVARIANCE_TYPES,
     K_ALGORITHMS,
@@ -412,7 +413,8 @@ def _compare_tab(dataset: Dataset, as_of: pd.Timestamp | None) -> None:
         options[tr("seg.compare.current")] = current.set_index("customer_id")["segment_name"]
     for saved in get_workspace().list_analyses(dataset.name, SAVED_KIND):
         frame = get_workspace().load_analysis(dataset.name, SAVED_KIND, saved.name)
-        options[tr("seg.compare.saved", name=saved.name)] = frame.set_index("customer_id")[
+        # Option text is shown as plain text, so the name is not Markdown-escaped here.
+        options[t("seg.compare.saved", lang(), name=saved.name)] = frame.set_index("customer_id")[
             "segment_name"
         ]
     if len(options) < 2:

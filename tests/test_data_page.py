@@ -39,6 +39,11 @@ ORDERS_ROLES = {
 }
 
 
+def _shown(markdown: str) -> str:
+    """Text as the user reads it: Markdown escapes of user values (``web\\_orders``) removed."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def _button(at: AppTest, label: str) -> Button:
     matches = [b for b in at.button if b.label == label]
     assert matches, (label, [b.label for b in at.button])
@@ -96,7 +101,7 @@ def test_quality_tab_rows_per_table_and_match_rates_of_the_sample(sample_workspa
     assert at.session_state[DATASET_KEY] == "sample"
     rows = Workspace(sample_workspace).info("sample").rows
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics == {t(f"table.{name}", "en"): f"{n:,}" for name, n in rows.items()}
+    assert metrics == {t(f"schema.table.{name}", "en"): f"{n:,}" for name, n in rows.items()}
     # The sample's customers all have profiles: one all-clear line per table with customer ids.
     messages = [s.value for s in at.success]
     for table in ("transactions", "communications", "feedback", "campaigns"):
@@ -109,7 +114,10 @@ def test_quality_tab_warns_about_customers_without_a_profile(sample_workspace: P
     at = run_page(PAGE, "en", **{DATASET_KEY: "shop"})
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics == {t("table.customers", "en"): "2", t("table.transactions", "en"): "4"}
+    assert metrics == {
+        t("schema.table.customers", "en"): "2",
+        t("schema.table.transactions", "en"): "4",
+    }
     # 1 of 3 buying customers (00003) has no profile; it is 1 transaction row.
     warnings = [w.value for w in at.warning]
     assert any("33%" in w and "(1 rows)" in w for w in warnings), warnings
@@ -123,7 +131,7 @@ def test_quality_tab_warns_about_customers_without_a_profile(sample_workspace: P
 def test_upload_shows_guessed_roles_and_problems_and_saves(sample_workspace: Path) -> None:
     at = _upload(run_page(PAGE, "en"), "web_orders.csv", ORDERS_CSV)
     assert not at.exception
-    assert any("web_orders.csv" in s.value for s in at.subheader)
+    assert any("web_orders.csv" in _shown(s.value) for s in at.subheader)
     # The mapping editor lists every column with its guessed role.
     [editor] = at.data_editor
     roles = dict(zip(editor.value["column"], editor.value["role"], strict=True))
@@ -160,7 +168,7 @@ def test_saving_shows_success_and_makes_the_dataset_active(sample_workspace: Pat
     at.run()
     assert "web_orders" in Workspace(sample_workspace).dataset_names()
     assert not at.exception
-    assert any("web_orders" in s.value for s in at.success)
+    assert any("web_orders" in _shown(s.value) for s in at.success)
     assert at.session_state[DATASET_KEY] == "web_orders"
     at.run()
     [picker] = at.sidebar.selectbox
@@ -217,7 +225,7 @@ def test_hostile_file_name_and_cells_are_shown_as_text(
 
     at = _upload(run_page(PAGE, "en"), "../../etc/passwd.csv", data)
     assert not at.exception
-    headings = [s.value for s in at.subheader]
+    headings = [_shown(s.value) for s in at.subheader]
     assert any(h.endswith("passwd.csv") for h in headings)
     assert not any("../" in h or "etc/" in h for h in headings)
     # Cell values reach the screen only inside tables (shown as text), never as markdown/HTML.
@@ -255,7 +263,7 @@ def test_rename_and_delete_from_the_manage_tab(sample_workspace: Path) -> None:
     _button(at, t("data.rename", "en")).click()
     at.run()
     assert not at.exception
-    assert any("shop 2024" in s.value for s in at.success)
+    assert any("shop 2024" in _shown(s.value) for s in at.success)
     assert set(workspace.dataset_names()) == {"sample", "shop 2024"}
     assert workspace.info("shop 2024").rows == {"customers": 2, "transactions": 4}
 
@@ -273,7 +281,7 @@ def test_rename_and_delete_from_the_manage_tab(sample_workspace: Path) -> None:
     _button(at, t("data.delete", "en")).click()
     at.run()
     assert not at.exception
-    assert any("shop 2024" in s.value for s in at.success)
+    assert any("shop 2024" in _shown(s.value) for s in at.success)
     assert workspace.dataset_names() == ["sample"]
 
 
@@ -346,3 +354,13 @@ def test_chinese_page_has_no_english_left_also_after_an_upload(sample_workspace:
     at.run()
     assert not at.exception
     assert untranslated(at) == []
+
+
+def test_markdown_in_a_file_name_is_shown_literally(sample_workspace: Path) -> None:
+    """SAFETY 42/43: a name carrying Markdown link or math syntax is escaped, not rendered."""
+    name = "[click](javascript:alert(1)) $x$ **bold**.csv"
+    at = _upload(run_page(PAGE, "en"), name, b"customer_id,age\n001,30\n002,40\n")
+    assert not at.exception
+    [heading] = [s.value for s in at.subheader if "click" in s.value]
+    assert "\\[click\\]\\(javascript\\:alert\\(1\\)\\)" in heading
+    assert "\\$x\\$" in heading and "\\*\\*bold\\*\\*" in heading
