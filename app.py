@@ -13,6 +13,7 @@ from pages._ui import (
     LANG_KEY,
     apply_dataset_request,
     get_workspace,
+    keep_widget_state,
     labels,
     lang,
     tr,
@@ -22,6 +23,7 @@ st.set_page_config(page_title="CRM Insight Studio", page_icon=":bar_chart:", lay
 
 if LANG_KEY not in st.session_state:
     st.session_state[LANG_KEY] = "en"
+keep_widget_state()
 
 with st.sidebar:
     st.radio(

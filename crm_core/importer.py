@@ -49,6 +49,7 @@ class PreparedTable:
     recipe: Recipe
     cleaned: pd.DataFrame
     step_logs: list[StepLog] = field(default_factory=list)
+    recipe_source: str = "given"  # "given", "saved" (replayed for this layout) or "none"
 
     @property
     def table(self) -> str:
@@ -75,6 +76,7 @@ class PreparedTable:
             "rows_kept": len(self.cleaned),
             "mapping": self.mapping.columns,
             "mapping_source": self.mapping_source,
+            "recipe_source": self.recipe_source,
             "confidence": self.mapping.confidence,
             "date_formats": self.typed.date_formats,
             "warnings": report.messages(),
@@ -107,13 +109,13 @@ def prepare_table(
     load: LoadResult | None = None,
 ) -> PreparedTable:
     """Run one file through the pipeline. ``load`` reuses an earlier read (the page re-maps
-    without re-reading); a mapping saved for the same header layout is reused when none is given."""
+    without re-reading); the mapping and cleaning recipe saved for the same header layout are
+    reused when none is given (``recipe=Recipe()`` asks for no cleaning explicitly)."""
     load = load or read_file(data, filename, read_options)
+    layout = layout_signature(load.frame.columns)
     source = "given"
     if mapping is None:
-        saved = (
-            workspace.recall_mapping(layout_signature(load.frame.columns)) if workspace else None
-        )
+        saved = workspace.recall_mapping(layout) if workspace else None
         if saved is not None and (table is None or saved.get("table") == table):
             try:
                 mapping = Mapping.from_json(json.dumps(saved, ensure_ascii=False))
@@ -129,10 +131,27 @@ def prepare_table(
     # Unmapped all-numeric columns (tenure, charges) become numbers so analyses can use them.
     typed = apply_mapping(load.frame, mapping, typing_options or TypingOptions(infer_extras=True))
     problems = validate(typed)
-    recipe = recipe or Recipe()
+    recipe_source = "given"
+    if recipe is None:
+        recipe, recipe_source = Recipe(), "none"
+        saved_recipe = workspace.recall_recipe(layout) if workspace and source == "saved" else None
+        if saved_recipe:
+            try:
+                recipe = Recipe.from_json(json.dumps(saved_recipe, ensure_ascii=False))
+                recipe_source = "saved"
+            except ParameterError:
+                recipe = Recipe()
     cleaned, logs = apply_recipe(typed.frame, recipe)
     return PreparedTable(
-        load, mapping, source, typed, problems, recipe, cleaned.reset_index(drop=True), logs
+        load,
+        mapping,
+        source,
+        typed,
+        problems,
+        recipe,
+        cleaned.reset_index(drop=True),
+        logs,
+        recipe_source,
     )
 
 
@@ -254,7 +273,9 @@ def save_prepared(
         merge=mode == "merge",
     )
     for item in prepared:
-        workspace.remember_mapping(item.layout, item.table, json_of(item.mapping))
+        workspace.remember_mapping(
+            item.layout, item.table, json_of(item.mapping), json_of(item.recipe)
+        )
     return info
 
 

@@ -42,7 +42,10 @@ _SCHEMA = (
         PRIMARY KEY (dataset_id, table_name))""",
     """CREATE TABLE IF NOT EXISTS saved_mappings (
         layout VARCHAR PRIMARY KEY, table_name VARCHAR NOT NULL, mapping JSON NOT NULL,
-        updated_at TIMESTAMP NOT NULL)""",
+        updated_at TIMESTAMP NOT NULL, recipe JSON)""",
+    # Workspaces made by earlier versions gain the newer columns.
+    "ALTER TABLE saved_mappings ADD COLUMN IF NOT EXISTS recipe JSON",
+    "ALTER TABLE dataset_tables ADD COLUMN IF NOT EXISTS fingerprint VARCHAR",
     """CREATE TABLE IF NOT EXISTS history (
         id INTEGER PRIMARY KEY, happened_at TIMESTAMP NOT NULL, dataset_name VARCHAR NOT NULL,
         action VARCHAR NOT NULL, detail JSON)""",
@@ -463,13 +466,25 @@ class Workspace:
         return self.info(name)
 
     # ----------------------------------------------------------------- mappings
-    def remember_mapping(self, layout: str, table: str, mapping: dict[str, Any]) -> None:
-        """Keep a confirmed mapping so the next file with the same headers gets it again."""
+    def remember_mapping(
+        self, layout: str, table: str, mapping: dict[str, Any], recipe: Any = None
+    ) -> None:
+        """Keep a confirmed mapping (and its cleaning recipe) so the next file with the same
+        headers gets them again."""
         with self._transaction() as con:
             con.execute(
-                "INSERT OR REPLACE INTO saved_mappings VALUES (?, ?, ?, ?)",
-                [layout, table, _json(mapping), datetime.now()],
+                "INSERT OR REPLACE INTO saved_mappings (layout, table_name, mapping, updated_at, "
+                "recipe) VALUES (?, ?, ?, ?, ?)",
+                [layout, table, _json(mapping), datetime.now(), _json(recipe)],
             )
+
+    def recall_recipe(self, layout: str) -> Any:
+        """The cleaning recipe last used for this header layout, if any."""
+        with self._connect() as con:
+            row = con.execute(
+                "SELECT recipe FROM saved_mappings WHERE layout = ?", [layout]
+            ).fetchone()
+        return _unjson(row[0]) if row else None
 
     def recall_mapping(self, layout: str) -> dict[str, Any] | None:
         """The mapping saved for this header layout, if any."""

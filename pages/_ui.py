@@ -152,3 +152,16 @@ def show_flashes() -> None:
     """Success messages carried over a rerun (see ``select_dataset``)."""
     for message in st.session_state.pop(FLASH_KEY, []):
         st.success(message)
+
+
+# Widget keys with these prefixes keep their values when the user visits another page (Streamlit
+# otherwise drops the state of widgets that were not drawn in a run). Buttons, uploaders and data
+# editors cannot be assigned, so their keys never use these prefixes.
+PERSISTED_PREFIXES = ("seg_", "file:")
+
+
+def keep_widget_state() -> None:
+    """Called by ``app.py`` on every run, before any page draws its widgets."""
+    for key in list(st.session_state.keys()):
+        if isinstance(key, str) and key.startswith(PERSISTED_PREFIXES):
+            st.session_state[key] = st.session_state[key]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
@@ -35,13 +35,56 @@ KINDS = ("auto", "csv", "basket", "whitespace")
 FILL_METHODS = ("median", "mode", "drop")
 DATE_ORDERS = ("auto", "dayfirst", "monthfirst")
 SAVE_MODES = ("new", "replace", "merge")
+UPLOADS_KEY = "data_files"
 SEVERITY_ICON = {"error": "⛔", "warning": "⚠️", "info": "ℹ️"}
 
 
-@st.cache_data(max_entries=8, ttl=1800, show_spinner=False)
+@dataclass(frozen=True)
+class StoredUpload:
+    """An uploaded file kept in the session, so it survives a visit to another page."""
+
+    name: str
+    data: bytes
+
+    def getvalue(self) -> bytes:
+        """Same interface as Streamlit's UploadedFile."""
+        return self.data
+
+
+# Uploaded data is the user's own: caches are per session (no sharing, no copies) and bounded.
+@st.cache_resource(max_entries=8, ttl=1800, show_spinner=False, scope="session")
 def _read(digest: str, filename: str, options: ReadOptions, _data: bytes) -> LoadResult:
     """Cached read keyed on the file's SHA-256 and the read options (the bytes are not hashed)."""
     return read_file(_data, filename, options)
+
+
+@st.cache_resource(max_entries=24, ttl=1800, show_spinner=False, scope="session")
+def _prepare(
+    digest: str, filename: str, key: str, _load: LoadResult, _kwargs: dict
+) -> PreparedTable:
+    """Cached pipeline run; ``key`` spells out mapping, typing options and recipe."""
+    return prepare_table(b"", filename, load=_load, **_kwargs)
+
+
+def _prepare_cached(
+    digest: str, filename: str, load: LoadResult, **kwargs: object
+) -> PreparedTable:
+    key = repr(
+        sorted(
+            (name, value.to_json() if hasattr(value, "to_json") else repr(value))
+            for name, value in kwargs.items()
+            if name != "workspace"
+        )
+    )
+    if "workspace" in kwargs:
+        key += f"|ws:{get_workspace().directory}"
+    return _prepare(digest, filename, key, load, kwargs)
+
+
+def _remember_uploads() -> None:
+    """on_change of the uploader: keep the current files (only these) in the session."""
+    files = st.session_state.get("data_upload") or []
+    st.session_state[UPLOADS_KEY] = [StoredUpload(f.name, f.getvalue()) for f in files]
 
 
 def _role_label(role: str) -> str:
@@ -111,7 +154,7 @@ def _mapping_editor(load: LoadResult, mapping: Mapping, key: str) -> Mapping:
     )
     edited = st.data_editor(
         frame,
-        key=f"{key}:mapping:{mapping.table}",
+        key=f"editor:{key}:mapping:{mapping.table}",
         hide_index=True,
         disabled=["column", "confidence", "examples"],
         column_config={
@@ -145,10 +188,24 @@ def _mapping_editor(load: LoadResult, mapping: Mapping, key: str) -> Mapping:
     return result
 
 
-def _recipe_widgets(prepared: PreparedTable, key: str) -> Recipe:
-    """Suggested cleaning steps as checkboxes (off by default: nothing is dropped silently)."""
-    suggestions = list(suggest_recipe(prepared.problems))
+def _recipe_widgets(prepared: PreparedTable, key: str, guessed: PreparedTable) -> Recipe:
+    """Suggested cleaning steps as checkboxes (off by default: nothing is dropped silently);
+    the steps used last time for this layout are offered for replay (on by default)."""
     chosen: list[CleaningStep] = []
+    if (
+        guessed.recipe_source == "saved"
+        and len(guessed.recipe)
+        and st.checkbox(
+            tr(
+                "data.clean.replay",
+                steps="; ".join(describe_step(s, lang()) for s in guessed.recipe),
+            ),
+            value=True,
+            key=f"{key}:replay",
+        )
+    ):
+        chosen.extend(guessed.recipe)
+    suggestions = [s for s in suggest_recipe(prepared.problems) if s not in chosen]
     if suggestions:
         st.caption(tr("data.clean.suggested"))
     for index, step in enumerate(suggestions):
@@ -184,7 +241,7 @@ def _recipe_widgets(prepared: PreparedTable, key: str) -> Recipe:
                 chosen.append(
                     CleaningStep("clip_outliers", {"column": clip, "lower": low, "upper": high})
                 )
-    return Recipe(tuple(chosen))
+    return Recipe(tuple(dict.fromkeys(chosen)))
 
 
 def _show_report(load: LoadResult) -> None:
@@ -246,7 +303,8 @@ def _prepare_file(uploaded: object, index: int) -> PreparedTable | None:
     with st.expander(tr("data.preview"), expanded=False):
         st.dataframe(load.frame.head(200), width="stretch")
     try:
-        guessed = prepare_table(data, uploaded.name, load=load, workspace=get_workspace())
+        with st.spinner(tr("data.mapping_progress", rows=f"{load.report.rows_read:,}")):
+            guessed = _prepare_cached(digest, uploaded.name, load, workspace=get_workspace())
     except CrmError as error:
         show_error(error)
         return None
@@ -262,48 +320,20 @@ def _prepare_file(uploaded: object, index: int) -> PreparedTable | None:
     mapping = (
         guessed.mapping
         if table == guessed.table
-        else prepare_table(data, uploaded.name, load=load, table=table).mapping
+        else _prepare_cached(digest, uploaded.name, load, table=table).mapping
     )
     mapping = _mapping_editor(load, mapping, key)
-    dayfirst = None
-    ambiguous = [p for p in guessed.problems if p.key == "schema.problem.ambiguous_date"]
-    if ambiguous or any(r.endswith("date") for r in mapping.columns.values()):
-        order = st.radio(
-            tr("data.date_order"),
-            DATE_ORDERS,
-            key=f"{key}:dayfirst",
-            horizontal=True,
-            format_func=labels(DATE_ORDERS, lambda o: tr(f"data.date_order.{o}")),
-        )
-        dayfirst = {"auto": None, "dayfirst": True, "monthfirst": False}[order]
     try:
-        prepared = prepare_table(
-            data,
-            uploaded.name,
-            load=load,
-            mapping=mapping,
-            typing_options=TypingOptions(dayfirst=dayfirst, infer_extras=True),
+        typing = _typing_widgets(digest, uploaded.name, load, mapping, guessed, key)
+        prepared = _prepare_cached(
+            digest, uploaded.name, load, mapping=mapping, typing_options=typing, recipe=Recipe()
         )
-        if prepared.typed.date_formats:
-            st.caption(
-                tr(
-                    "data.date_formats",
-                    formats=", ".join(
-                        f"{c}: {f or '?'}" for c, f in prepared.typed.date_formats.items()
-                    ),
-                )
-            )
         st.markdown(f"**{tr('data.problems')}**")
         _show_problems(prepared)
-        recipe = _recipe_widgets(prepared, key)
+        recipe = _recipe_widgets(prepared, key, guessed)
         if len(recipe):
-            prepared = prepare_table(
-                data,
-                uploaded.name,
-                load=load,
-                mapping=mapping,
-                recipe=recipe,
-                typing_options=TypingOptions(dayfirst=dayfirst, infer_extras=True),
+            prepared = _prepare_cached(
+                digest, uploaded.name, load, mapping=mapping, recipe=recipe, typing_options=typing
             )
             st.dataframe(
                 pd.DataFrame(
@@ -324,6 +354,52 @@ def _prepare_file(uploaded: object, index: int) -> PreparedTable | None:
     return prepared
 
 
+def _typing_widgets(
+    digest: str,
+    filename: str,
+    load: LoadResult,
+    mapping: Mapping,
+    guessed: PreparedTable,
+    key: str,
+) -> TypingOptions:
+    """Day/month order for ambiguous dates and a per-column date format the user can override."""
+    dayfirst = None
+    date_roles = [r for r in mapping.columns.values() if ROLES[mapping.table].get(r) == "date"]
+    ambiguous = [p for p in guessed.problems if p.key == "schema.problem.ambiguous_date"]
+    if ambiguous or date_roles:
+        order = st.radio(
+            tr("data.date_order"),
+            DATE_ORDERS,
+            key=f"{key}:dayfirst",
+            horizontal=True,
+            format_func=labels(DATE_ORDERS, lambda o: tr(f"data.date_order.{o}")),
+        )
+        dayfirst = {"auto": None, "dayfirst": True, "monthfirst": False}[order]
+    typing = TypingOptions(dayfirst=dayfirst, infer_extras=True)
+    if not date_roles:
+        return typing
+    detected = _prepare_cached(
+        digest, filename, load, mapping=mapping, typing_options=typing, recipe=Recipe()
+    ).typed.date_formats
+    overrides: dict[str, str] = {}
+    with st.expander(tr("data.date_formats_heading"), expanded=bool(ambiguous)):
+        st.caption(tr("data.date_formats_help"))
+        cols = st.columns(len(date_roles))
+        for col, role in zip(cols, date_roles, strict=True):
+            found = detected.get(role) or ""
+            chosen = col.text_input(
+                tr(f"schema.role.{role}"),
+                value=found,
+                key=f"{key}:fmt:{role}",
+                placeholder="%d/%m/%Y",
+            ).strip()
+            if chosen and chosen != found:
+                overrides[role] = chosen
+    if overrides:
+        typing = TypingOptions(date_formats=overrides, dayfirst=dayfirst, infer_extras=True)
+    return typing
+
+
 def _import_tab() -> None:
     st.write(tr("data.import_intro"))
     if st.button(tr("data.use_sample"), icon=":material/science:"):
@@ -338,7 +414,16 @@ def _import_tab() -> None:
         accept_multiple_files=True,
         key="data_upload",
         help=tr("data.upload_help"),
+        on_change=_remember_uploads,
     )
+    if not files and st.session_state.get(UPLOADS_KEY):
+        # Back from another page: the uploader starts empty, the session still has the files.
+        files = st.session_state[UPLOADS_KEY]
+        keep, clear = st.columns([4, 1])
+        keep.info(tr("data.files_kept", names=", ".join(display_name(f.name) for f in files)))
+        if clear.button(tr("data.clear_files")):
+            st.session_state.pop(UPLOADS_KEY, None)
+            st.rerun()
     if not files:
         return
     if len(files) > MAX_FILES:
@@ -353,7 +438,8 @@ def _import_tab() -> None:
     if len(prepared) != len(files):
         st.warning(tr("data.fix_files_first"))
         return
-    _save_form(prepared, Path(files[0].name).name.split(".")[0])
+    base_name = files[0].name.replace("\\", "/").rsplit("/", 1)[-1]
+    _save_form(prepared, base_name.split(".")[0])
 
 
 def _save_form(prepared: list[PreparedTable], default_name: str) -> None:

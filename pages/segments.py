@@ -123,7 +123,7 @@ def _names_editor(profiles: SegmentProfiles, state_key: str) -> dict:
         hide_index=True,
         width="stretch",
         disabled=["label", "customers", "share", "revenue_share", "description"],
-        key=f"{state_key}:editor",
+        key=f"editor:{state_key}",
         column_config={
             "label": st.column_config.TextColumn(tr("seg.col.label"), width="small"),
             "name": st.column_config.TextColumn(tr("seg.col.name"), help=tr("seg.rename_help")),
@@ -354,7 +354,7 @@ def _diagnostics(
         )
         with tabs[0]:
             st.caption(tr("seg.diag.sweep_help"))
-            if st.button(tr("seg.diag.run_sweep"), key="seg_sweep"):
+            if st.button(tr("seg.diag.run_sweep"), key="btn_sweep"):
                 bar = st.progress(0.0, text=tr("seg.diag.sweeping"))
                 try:
                     sweep = k_sweep(features, params, progress=lambda f: bar.progress(min(f, 1.0)))
@@ -390,7 +390,7 @@ def _diagnostics(
                 show_error(error)
         with tabs[3]:
             st.caption(tr("seg.diag.stability_help"))
-            if st.button(tr("seg.diag.run_stability"), key="seg_stability"):
+            if st.button(tr("seg.diag.run_stability"), key="btn_stability"):
                 try:
                     score = stability(features, params)
                     st.metric(tr("seg.diag.ari"), f"{score:.3f}")

@@ -364,3 +364,17 @@ def test_markdown_in_a_file_name_is_shown_literally(sample_workspace: Path) -> N
     [heading] = [s.value for s in at.subheader if "click" in s.value]
     assert "\\[click\\]\\(javascript\\:alert\\(1\\)\\)" in heading
     assert "\\$x\\$" in heading and "\\*\\*bold\\*\\*" in heading
+
+
+def test_uploaded_files_survive_a_visit_to_another_page(sample_workspace: Path) -> None:
+    """SAFETY 34: the upload and its mapping are still there after visiting another page."""
+    at = run_page(PAGE, "en")
+    at.file_uploader[0].set_value(("web_orders.csv", ORDERS_CSV, "text/csv")).run()
+    assert any("web_orders.csv" in _shown(s.value) for s in at.subheader)
+    at.switch_page("pages/home.py")
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception
+    assert any("web_orders.csv" in _shown(s.value) for s in at.subheader)
+    assert any("web_orders.csv" in _shown(i.value) for i in at.info)

@@ -244,3 +244,19 @@ def test_saving_a_segmentation_stores_it_in_the_workspace(sample_workspace: Path
     _ok(at)
     options = at.selectbox(key="seg_cmp_a").options
     assert t("seg.compare.saved", "en", name="Five groups") in options
+
+
+def test_settings_survive_a_visit_to_another_page(sample_workspace: Path) -> None:
+    """SAFETY 34: after the Data page and back, k and the fitted segments are still there."""
+    at = run_page(PAGE, "en")
+    at.slider(key="seg_k").set_value(7)
+    next(iter(at.get("form_submit_button"))).click()
+    at.run()
+    assert {m.label: m.value for m in at.metric}[t("seg.m.segments", "en")] == "7"
+    at.switch_page("pages/data.py")
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception
+    assert at.slider(key="seg_k").value == 7
+    assert {m.label: m.value for m in at.metric}[t("seg.m.segments", "en")] == "7"
