@@ -343,14 +343,21 @@ def _diagnostics(
     params: ClusterParams,
     names: dict,
 ) -> None:
-    with st.expander(tr("seg.diagnostics"), expanded=False):
+    # Diagnostics cost as much as the fit itself: they run only while the expander (and the tab)
+    # is open, so moving a slider stays fast.
+    panel = st.expander(tr("seg.diagnostics"), key="diag_panel", on_change="rerun")
+    if not panel.open:
+        return
+    with panel:
         tabs = st.tabs(
             [
                 tr("seg.diag.sweep"),
                 tr("seg.diag.silhouette"),
                 tr("seg.diag.kdist"),
                 tr("seg.diag.stability"),
-            ]
+            ],
+            key="diag_tab",
+            on_change="rerun",
         )
         with tabs[0]:
             st.caption(tr("seg.diag.sweep_help"))
@@ -371,31 +378,41 @@ def _diagnostics(
                 st.plotly_chart(k_sweep_chart(stored[2], lang()), width="stretch")
                 st.dataframe(stored[2], hide_index=True, width="stretch")
         with tabs[1]:
-            try:
-                samples = silhouette_per_sample(features, result)
-                st.plotly_chart(silhouette_chart(samples, lang(), names), width="stretch")
-            except CrmError as error:
-                show_error(error)
+            if tabs[1].open:
+                _silhouette_tab(features, result, names)
         with tabs[2]:
-            try:
-                distances = k_distance(features, params)
-                st.plotly_chart(
-                    k_distance_chart(
-                        distances, lang(), params.eps if params.algorithm == "dbscan" else None
-                    ),
-                    width="stretch",
-                )
-                st.caption(tr("seg.diag.suggested_eps", eps=f"{suggest_eps(distances):.3f}"))
-            except CrmError as error:
-                show_error(error)
+            if tabs[2].open:
+                _k_distance_tab(features, params)
         with tabs[3]:
-            st.caption(tr("seg.diag.stability_help"))
-            if st.button(tr("seg.diag.run_stability"), key="btn_stability"):
-                try:
-                    score = stability(features, params)
-                    st.metric(tr("seg.diag.ari"), f"{score:.3f}")
-                except CrmError as error:
-                    show_error(error)
+            _stability_tab(features, params)
+
+
+def _silhouette_tab(features: pd.DataFrame, result: ClusterResult, names: dict) -> None:
+    try:
+        samples = silhouette_per_sample(features, result)
+        st.plotly_chart(silhouette_chart(samples, lang(), names), width="stretch")
+    except CrmError as error:
+        show_error(error)
+
+
+def _k_distance_tab(features: pd.DataFrame, params: ClusterParams) -> None:
+    try:
+        distances = k_distance(features, params)
+        eps = params.eps if params.algorithm == "dbscan" else None
+        st.plotly_chart(k_distance_chart(distances, lang(), eps), width="stretch")
+        st.caption(tr("seg.diag.suggested_eps", eps=f"{suggest_eps(distances):.3f}"))
+    except CrmError as error:
+        show_error(error)
+
+
+def _stability_tab(features: pd.DataFrame, params: ClusterParams) -> None:
+    st.caption(tr("seg.diag.stability_help"))
+    if st.button(tr("seg.diag.run_stability"), key="btn_stability"):
+        try:
+            score = stability(features, params)
+            st.metric(tr("seg.diag.ari"), f"{score:.3f}")
+        except CrmError as error:
+            show_error(error)
 
 
 def _compare_tab(dataset: Dataset, as_of: pd.Timestamp | None) -> None:

@@ -260,3 +260,20 @@ def test_settings_survive_a_visit_to_another_page(sample_workspace: Path) -> Non
     assert not at.exception
     assert at.slider(key="seg_k").value == 7
     assert {m.label: m.value for m in at.metric}[t("seg.m.segments", "en")] == "7"
+
+
+def test_diagnostics_open_on_demand_and_show_silhouette_and_k_distance(
+    sample_workspace: Path,
+) -> None:
+    at = run_page(PAGE, "en")
+    closed = len(at.get("plotly_chart"))
+    at.session_state["diag_panel"] = True
+    at.run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == closed  # the k sweep waits for its button
+    for tab in ("seg.diag.silhouette", "seg.diag.kdist"):
+        at.session_state["diag_tab"] = t(tab, "en")
+        at.run()
+        assert not at.exception
+        assert len(at.get("plotly_chart")) == closed + 1, tab
+    assert any(t("seg.diag.suggested_eps", "en", eps="")[:10] in c.value for c in at.caption)
