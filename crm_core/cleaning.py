@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from crm_core.errors import ParameterError
-from crm_core.schema import Problem, cancellation_mask
+from crm_core.schema import Problem, cancellation_mask, duplicated_rows
 
 FILL_METHODS: tuple[str, ...] = ("median", "mode", "constant", "drop")
 
@@ -171,7 +171,7 @@ def _numeric(series: pd.Series, step: CleaningStep) -> pd.Series:
 def _apply_step(frame: pd.DataFrame, step: CleaningStep) -> tuple[pd.DataFrame, dict[str, Any]]:
     op, params = step.op, step.params
     if op == "drop_exact_duplicates":
-        return frame[~frame.duplicated()], {}
+        return frame[~duplicated_rows(frame)], {}
     if op == "keep_cancellations":
         return frame, {}
     if op == "drop_cancellations":

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from crm_core.schema import duplicated_rows
 from crm_core.tables import TABLES, Dataset
 
 
@@ -87,7 +88,7 @@ def quality_report(dataset: Dataset) -> QualityReport:
                     "share": float(count) / len(frame) if len(frame) else 0.0,
                 }
             )
-        duplicates[name] = int(frame.duplicated().sum()) if len(frame) else 0
+        duplicates[name] = int(duplicated_rows(frame).sum()) if len(frame) else 0
         for column in frame.select_dtypes("number").columns:
             values = frame[column].dropna()
             if len(values):

@@ -641,6 +641,9 @@ def _numeric_date_format(sample: pd.Series) -> str | None:
     return None
 
 
+_DATE_DETECT_ROWS = 50_000
+
+
 def detect_date_format(
     series: pd.Series, *, allow_numeric: bool = True, dayfirst: bool | None = None
 ) -> DateGuess:
@@ -648,7 +651,13 @@ def detect_date_format(
     format fit equally well (every day and month <= 12) the column is ambiguous: no guess,
     unless ``dayfirst`` says which convention the file uses."""
     text = _as_text(series).dropna()
-    uniq = pd.Series(pd.unique(text), dtype="str")
+    # Formats are ranked on distinct values from an evenly spread slice of the column, so a
+    # five-million-row file costs what a fifty-thousand-row one does.
+    if len(text) > _DATE_DETECT_ROWS:
+        spread = np.linspace(0, len(text) - 1, _DATE_DETECT_ROWS).astype(int)
+        uniq = pd.Series(pd.unique(text.iloc[spread]), dtype="str")
+    else:
+        uniq = pd.Series(pd.unique(text), dtype="str")
     if uniq.empty:
         return DateGuess(None, 0.0)
     if len(uniq) > 400:
@@ -674,6 +683,13 @@ def detect_date_format(
         twin_rate = rates.get(twin)
         if twin_rate is None:
             twin_rate = float(_convert_dates(uniq, twin).notna().mean())
+        if twin_rate == best and len(text) > _DATE_DETECT_ROWS:
+            # Ambiguous on the slice: one day above 12 anywhere in the column settles it.
+            every = pd.Series(pd.unique(text), dtype="str")
+            rates_all = {f: float(_convert_dates(every, f).notna().mean()) for f in (winner, twin)}
+            best, twin_rate = max(rates_all.values()), rates_all[twin]
+            winner = winner if rates_all[winner] >= twin_rate else twin
+            twin = _DAY_MONTH_TWINS.get(winner)
         if twin_rate == best:
             day_first = winner if winner.index("%d") < winner.index("%m") else twin
             month_first = twin if day_first == winner else winner
@@ -714,7 +730,7 @@ def parse_dates(
         bad = text.notna()
         return DateParse(values, bad.astype(bool), guess)
     codes, uniq = pd.factorize(text)
-    parsed_uniq = _convert_dates(pd.Series(uniq, dtype="str"), guess.format)
+    parsed_uniq = _convert_dates(pd.Series(uniq, dtype="str"), guess.format)  # once per value
     in_range = parsed_uniq.isna() | ((parsed_uniq >= _NS_MIN) & (parsed_uniq <= _NS_MAX))
     out_of_range_uniq = ~in_range.to_numpy()
     parsed_ns = parsed_uniq.where(in_range).astype("datetime64[ns]").to_numpy()
@@ -1625,7 +1641,7 @@ def validate(
     if returns.any():
         problems.append(Problem("warning", "schema.problem.returns", {"count": int(returns.sum())}))
 
-    duplicates = frame.duplicated()
+    duplicates = duplicated_rows(frame)
     if duplicates.any():
         problems.append(
             Problem("warning", "schema.problem.duplicate_rows", {"count": int(duplicates.sum())})
@@ -1690,3 +1706,16 @@ def validate(
 def has_errors(problems: Iterable[Problem]) -> bool:
     """Whether any problem blocks using the table as it is."""
     return any(p.severity == "error" for p in problems)
+
+
+def duplicated_rows(frame: pd.DataFrame) -> pd.Series:
+    """Exact ``DataFrame.duplicated()`` in a fraction of its time on long tables: rows are
+    compared by a 64-bit hash first, and only rows whose hash repeats are compared in full."""
+    if len(frame) < 50_000:
+        return frame.duplicated()
+    hashes = pd.Series(pd.util.hash_pandas_object(frame, index=False).to_numpy(), index=frame.index)
+    candidates = hashes.duplicated(keep=False).to_numpy()
+    result = pd.Series(False, index=frame.index)
+    if candidates.any():
+        result[candidates] = frame[candidates].duplicated().to_numpy()
+    return result
