@@ -25,6 +25,7 @@ import pandas as pd
 
 from crm_core.errors import DataRequirementError
 from crm_core.i18n import t
+from crm_core.schema import cancellation_ids
 from crm_core.tables import ROLES, Dataset
 
 MAX_CATEGORY_SHARES = 12  # share_<category> columns for the top categories by revenue
@@ -68,7 +69,7 @@ def default_as_of(dates: pd.Series) -> pd.Timestamp:
 
 
 def _cancellation_mask(order_codes: np.ndarray, order_ids: pd.Index) -> np.ndarray:
-    """Order ids like ``C536379`` mark cancellations, unless most rows look like that.
+    """Order ids like ``C536379`` mark cancellations (the shared rule in ``crm_core.schema``).
 
     Matched on the distinct ids (far fewer than rows), then mapped back through the codes.
     """
@@ -76,11 +77,8 @@ def _cancellation_mask(order_codes: np.ndarray, order_ids: pd.Index) -> np.ndarr
         pd.api.types.is_string_dtype(order_ids) or pd.api.types.is_object_dtype(order_ids)
     ):
         return np.zeros(len(order_codes), dtype=bool)
-    per_id = pd.Series(order_ids.astype("str")).str.match(r"[Cc]\d", na=False).to_numpy(bool)
-    mask = np.where(order_codes >= 0, per_id[np.maximum(order_codes, 0)], False)
-    if mask.mean() > 0.5:  # the id format, not a cancellation flag
-        return np.zeros(len(order_codes), dtype=bool)
-    return mask
+    per_id = cancellation_ids(pd.Series(order_ids.astype("str"))).to_numpy(bool)
+    return np.where(order_codes >= 0, per_id[np.maximum(order_codes, 0)], False)
 
 
 def _prepare(transactions: pd.DataFrame, as_of: pd.Timestamp | None) -> tuple[dict, pd.Timestamp]:

@@ -1494,15 +1494,22 @@ def cancellation_mask(frame: pd.DataFrame) -> pd.Series:
 
 
 def cancelled_order_mask(frame: pd.DataFrame) -> pd.Series:
-    """Rows whose order id starts with ``C`` followed by a digit (Online Retail convention)."""
+    """Rows whose order id is a cancellation id (see :func:`cancellation_ids`)."""
     if "order_id" not in frame.columns:
         return pd.Series(False, index=frame.index)
-    ids = _as_text(frame["order_id"])
-    flagged = ids.str.match(r"C\d").fillna(False).astype(bool)
-    starts_with_c = ids.str.startswith("C").fillna(False).astype(bool)
-    filled = int(ids.notna().sum())
-    if filled == 0 or starts_with_c.sum() * 2 >= filled:
-        return pd.Series(False, index=frame.index)
+    return cancellation_ids(_as_text(frame["order_id"]))
+
+
+def cancellation_ids(ids: pd.Series) -> pd.Series:
+    """``C`` + digits marks a cancellation (Online Retail's ``C536379``) only where plain-digit
+    ids are at least as common: then ``C`` is a flag, not the id format (``CA-2016-…`` or
+    ``C0001`` everywhere are ordinary ids). Dropping the flagged rows never flags new ones, so
+    the rule gives the same answer when applied twice."""
+    text = ids.astype("str")
+    flagged = text.str.fullmatch(r"[Cc]\d+").fillna(False).astype(bool)
+    plain = int(text.str.fullmatch(r"\d+").fillna(False).astype(bool).sum())
+    if plain == 0 or plain < int(flagged.sum()):
+        return pd.Series(False, index=ids.index)
     return flagged
 
 
