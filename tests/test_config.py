@@ -36,3 +36,18 @@ def test_core_never_imports_streamlit() -> None:
         )
     ]
     assert offenders == []
+
+
+def test_every_streamlit_cache_is_bounded() -> None:
+    """SAFETY 37: caches cannot grow without limit (max_entries on every cache decorator)."""
+    import re
+
+    root = CONFIG.parents[1]
+    sources = [*root.glob("pages/*.py"), root / "app.py"]
+    decorators = [
+        match.group(0)
+        for path in sources
+        for match in re.finditer(r"@st\.cache_(data|resource)\(([^)]*)\)", path.read_text("utf-8"))
+    ]
+    assert decorators
+    assert [d for d in decorators if "max_entries" not in d] == []

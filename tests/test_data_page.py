@@ -378,3 +378,14 @@ def test_uploaded_files_survive_a_visit_to_another_page(sample_workspace: Path) 
     assert not at.exception
     assert any("web_orders.csv" in _shown(s.value) for s in at.subheader)
     assert any("web_orders.csv" in _shown(i.value) for i in at.info)
+
+
+def test_two_sessions_do_not_see_each_others_uploads(sample_workspace: Path) -> None:
+    """SAFETY 36: an upload in one browser session never shows in another."""
+    first = run_page(PAGE, "en")
+    first.file_uploader[0].set_value(("web_orders.csv", ORDERS_CSV, "text/csv")).run()
+    assert any("web_orders.csv" in _shown(s.value) for s in first.subheader)
+    second = run_page(PAGE, "en")
+    assert not second.exception
+    assert not any("web_orders.csv" in _shown(s.value) for s in second.subheader)
+    assert not any("web_orders.csv" in _shown(i.value) for i in second.info)
