@@ -49,7 +49,11 @@ format: setup-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: setup-dev
+$(VENV)/.stamp-bench: requirements-bench.txt $(VENV)/.stamp-dev
+	$(BIN)/python -m pip install -q -r requirements-bench.txt
+	touch $@
+
+bench: $(VENV)/.stamp-bench
 	$(BIN)/python bench/run.py
 
 sample: setup
