@@ -17,4 +17,5 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("pages/home.py", "nav.home", ":material/home:"),
     PageEntry("pages/data.py", "nav.data", ":material/database:"),
     PageEntry("pages/segments.py", "nav.segments", ":material/group_work:"),
+    PageEntry("pages/value.py", "nav.value", ":material/savings:"),
 )
