@@ -15,7 +15,7 @@ from typing import Any
 
 from crm_core import __version__
 from crm_core.errors import CrmError
-from crm_core.i18n import LANGUAGES
+from crm_core.i18n import LANGUAGES, t
 from crm_core.tables import TABLES
 
 Handler = Callable[[argparse.Namespace], int]
@@ -263,6 +263,116 @@ def cmd_segment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _transactions_of(args: argparse.Namespace) -> Any:
+    """The transactions table of DATASET (a workspace name or a file), or a typed error."""
+    from crm_core.errors import DataRequirementError
+
+    dataset = load_dataset_arg(args, args.dataset, getattr(args, "mapping", None))
+    transactions = dataset.get("transactions")
+    if transactions is None or transactions.empty:
+        raise DataRequirementError("cli.no_transactions", name=dataset.name)
+    return transactions
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    """Association rules to CSV (formula-safe), counts and notes to JSON."""
+    from crm_core.baskets import BasketParams, RuleParams, rules_for_export, run_rules
+    from crm_core.export import to_csv_bytes
+
+    transactions = _transactions_of(args)
+    basket_params = BasketParams(
+        unit=args.basket.replace("-", "_"),
+        level="category" if args.level == "category" else "item",
+        attribute=args.filter_column,
+        values=tuple(args.filter_values.split(",")) if args.filter_values else (),
+    )
+    rule_params = RuleParams(
+        min_support=args.min_support,
+        min_confidence=args.min_confidence,
+        min_lift=args.min_lift,
+        max_len=args.max_len,
+        algorithm=args.algorithm,
+        single_consequent=args.single_consequent,
+        exclude_items=tuple(args.exclude.split(",")) if args.exclude else (),
+        prune_redundant=args.prune_redundant,
+        max_p=args.max_p,
+    )
+    result = run_rules(transactions, basket_params, rule_params)
+    rules = rules_for_export(result)
+    if args.out:
+        Path(args.out).write_bytes(to_csv_bytes(rules))
+    payload = {
+        "baskets": _plain_dict(result.baskets),
+        "itemsets": len(result.itemsets),
+        "rules": len(rules),
+        "rules_by_length": {
+            str(k): int(v) for k, v in rules["length"].value_counts().sort_index().items()
+        }
+        if len(rules)
+        else {},
+        "truncated": bool(result.truncated),
+        "engine": result.engine,
+        "notes": result.messages(args.lang),
+        "top_rules": [
+            {k: _plain(v) for k, v in row.items()}
+            for row in rules.head(args.top).to_dict("records")
+        ],
+        "out": args.out,
+    }
+    _print_json(payload, args.json)
+    return 0
+
+
+def cmd_clv(args: argparse.Namespace) -> int:
+    """Predictive lifetime value: parameters (named as in the papers) to JSON, customers to CSV."""
+    import pandas as pd
+
+    from crm_core.export import to_csv_bytes
+    from crm_core.value import CLVParams, run_clv
+
+    transactions = _transactions_of(args)
+    params = CLVParams(
+        calibration_end=pd.Timestamp(args.calibration_end) if args.calibration_end else None,
+        time_unit=args.time_unit,
+        horizon_days=args.horizon_days,
+        discount_rate=args.discount,
+        rate_period=args.rate_period,
+        model=args.model,
+    )
+    result = run_clv(transactions, params)
+    fits = {"purchases": result.purchase_fit, "spend": result.spend_fit}
+    if result.calibration_fit is not None:
+        fits["calibration"] = result.calibration_fit
+    payload = {
+        "model": args.model,
+        "time_unit": args.time_unit,
+        "observation_end": result.observation_end.date().isoformat(),
+        "calibration_end": None
+        if result.calibration_end is None
+        else result.calibration_end.date().isoformat(),
+        "parameters": {
+            stage: {
+                "model": fit.model,
+                **{name: _plain(value) for name, value in fit.params.items()},
+                "std_errors": {name: _plain(v) for name, v in fit.std_errors.items()},
+                "log_likelihood": _plain(fit.log_likelihood),
+            }
+            for stage, fit in fits.items()
+        },
+        "metrics": {k: _plain(v) for k, v in result.metrics.items()},
+        "notes": [t(note, args.lang) for note in result.notes],
+    }
+    if args.out:
+        Path(args.out).write_bytes(to_csv_bytes(result.customers.reset_index()))
+        payload["out"] = args.out
+    _print_json(payload, args.json)
+    return 0
+
+
+def _plain_dict(values: dict) -> dict:
+    return {str(k): _plain(v) for k, v in values.items()}
+
+
 def _plain(value: Any) -> Any:
     """numpy scalars and NaN to JSON-friendly values."""
     import math
@@ -353,6 +463,49 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--out", help="write labels CSV here")
     seg.add_argument("--json", help="write metrics JSON here instead of stdout")
     seg.set_defaults(handler=cmd_segment)
+
+    rules = sub.add_parser(
+        "rules", help="association rules from baskets: CSV of rules, JSON summary"
+    )
+    rules.add_argument("dataset", help="workspace dataset name or a file path (basket files too)")
+    rules.add_argument("--min-support", type=float, default=0.01)
+    rules.add_argument("--min-confidence", type=float, default=0.25)
+    rules.add_argument(
+        "--min-lift", type=float, default=0.0, help="no lift filter by default (as arules)"
+    )
+    rules.add_argument("--algorithm", choices=("fpgrowth", "apriori"), default="fpgrowth")
+    rules.add_argument("--basket", choices=("order", "customer-day", "customer"), default="order")
+    rules.add_argument("--level", choices=("item", "category"), default="item")
+    rules.add_argument("--max-len", type=int, default=4)
+    rules.add_argument(
+        "--single-consequent",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="only one item on the right-hand side (arules' default)",
+    )
+    rules.add_argument("--exclude", help="comma-separated items to leave out")
+    rules.add_argument("--filter-column", help="keep rows whose attribute column (e.g. country) …")
+    rules.add_argument("--filter-values", help="… holds one of these comma-separated values")
+    rules.add_argument("--prune-redundant", action="store_true")
+    rules.add_argument("--max-p", type=float, default=1.0, help="adjusted p-value filter")
+    rules.add_argument("--top", type=int, default=10, help="rules shown in the JSON")
+    rules.add_argument("--mapping", help="mapping JSON when DATASET is a file")
+    rules.add_argument("--out", help="write the rules CSV here")
+    rules.add_argument("--json", help="write the summary JSON here instead of stdout")
+    rules.set_defaults(handler=cmd_rules)
+
+    clv = sub.add_parser("clv", help="BG/NBD + Gamma-Gamma lifetime value: parameters and CLV")
+    clv.add_argument("dataset", help="workspace dataset name or a file path")
+    clv.add_argument("--calibration-end", help="holdout check: calibration ends on this date")
+    clv.add_argument("--time-unit", choices=("days", "weeks"), default="weeks")
+    clv.add_argument("--horizon-days", type=int, default=365)
+    clv.add_argument("--discount", type=float, default=0.1, help="discount rate per --rate-period")
+    clv.add_argument("--rate-period", choices=("year", "month"), default="year")
+    clv.add_argument("--model", choices=("bgnbd", "paretonbd"), default="bgnbd")
+    clv.add_argument("--mapping", help="mapping JSON when DATASET is a file")
+    clv.add_argument("--out", help="write per-customer CLV CSV here")
+    clv.add_argument("--json", help="write the parameters JSON here instead of stdout")
+    clv.set_defaults(handler=cmd_clv)
 
     return parser
 
