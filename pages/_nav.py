@@ -17,5 +17,6 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("pages/home.py", "nav.home", ":material/home:"),
     PageEntry("pages/data.py", "nav.data", ":material/database:"),
     PageEntry("pages/segments.py", "nav.segments", ":material/group_work:"),
+    PageEntry("pages/baskets.py", "nav.baskets", ":material/shopping_basket:"),
     PageEntry("pages/value.py", "nav.value", ":material/savings:"),
 )
