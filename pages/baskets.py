@@ -160,6 +160,11 @@ def _basket_controls(dataset: Dataset) -> BasketParams | None:
         return None
 
 
+def _suggested_support(baskets: Baskets) -> float:
+    """A first support that shows rules on most data: about 30 baskets, between 0.1% and 1%."""
+    return round(min(max(30 / max(baskets.n_baskets, 1), 0.001), 0.01), 4)
+
+
 def _rule_controls(baskets: Baskets) -> RuleParams | None:
     items = list(baskets.items)
     with st.form("rules_form", border=True):
@@ -172,7 +177,14 @@ def _rule_controls(baskets: Baskets) -> RuleParams | None:
             format_func=labels(("share", "count"), lambda m: tr(f"bask.support_as.{m}")),
         )
         min_support = row[0].number_input(
-            tr("bask.min_support"), 0.0001, 1.0, 0.01, 0.001, format="%.4f", key="bask_support"
+            tr("bask.min_support"),
+            0.0001,
+            1.0,
+            _suggested_support(baskets),
+            0.001,
+            format="%.4f",
+            key="bask_support",
+            help=tr("bask.min_support_help"),
         )
         min_count = row[0].number_input(
             tr("bask.min_count"), 1, max(baskets.n_baskets, 1), 10, key="bask_count"

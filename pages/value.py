@@ -79,6 +79,7 @@ def _historical_tab(dataset: Dataset) -> None:
     customers = history.customers.copy()
     customers["tier"] = customers["tier"].map(names)
     customers.columns = [_column(c) for c in customers.columns]
+    customers.index.name = tr("schema.role.customer_id")
     st.dataframe(customers.head(1000), width="stretch")
     _downloads(customers.reset_index(), "customer_value", "hist")
 
@@ -198,6 +199,7 @@ def _lifetime_tab(dataset: Dataset) -> None:
     _segments(dataset, result)
     customers = result.customers.copy()
     customers.columns = [_column(c) for c in customers.columns]
+    customers.index.name = tr("schema.role.customer_id")
     st.dataframe(customers.sort_values(_column("clv"), ascending=False).head(1000), width="stretch")
     _downloads(customers.reset_index(), "clv", "clv")
 
@@ -244,6 +246,7 @@ def _compare_tab(dataset: Dataset) -> None:
     flagged["reason"] = flagged["reason"].map(lambda r: tr(f"value.reason.{r}"))
     flagged = flagged.drop(columns=["flag"])
     flagged.columns = [_column(c) for c in flagged.columns]
+    flagged.index.name = tr("schema.role.customer_id")
     st.dataframe(flagged, width="stretch")
     _downloads(flagged.reset_index(), "clv_vs_rfm", "cmp")
 
