@@ -55,6 +55,7 @@ $(VENV)/.stamp-bench: requirements-bench.txt $(VENV)/.stamp-dev
 
 bench: $(VENV)/.stamp-bench
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/readme.py
 
 sample: setup
 	$(BIN)/crm sample
