@@ -49,6 +49,9 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS history (
         id INTEGER PRIMARY KEY, happened_at TIMESTAMP NOT NULL, dataset_name VARCHAR NOT NULL,
         action VARCHAR NOT NULL, detail JSON)""",
+    """CREATE TABLE IF NOT EXISTS models (
+        name VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,
+        meta JSON, payload BLOB NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS analyses (
         id INTEGER PRIMARY KEY, dataset_id INTEGER NOT NULL, kind VARCHAR NOT NULL,
         name VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, meta JSON,
@@ -547,6 +550,45 @@ class Workspace:
                     return con.execute(f"SELECT * FROM {_analysis_table(item.id)}").df()
         raise NotFoundError("store.analysis_not_found", name=name, dataset=dataset)
 
+    # ----------------------------------------------------------------- saved models
+    @property
+    def model_key(self) -> bytes:
+        """HMAC key that signs models saved in this workspace; a model file from anywhere else
+        fails the check before anything is unpickled."""
+        return _workspace_key(self.directory)
+
+    def save_model(self, name: str, kind: str, payload: bytes, meta: dict[str, Any]) -> None:
+        """Keep a trained model (the studio's own signed bytes) under a name; replaces it."""
+        name = clean_dataset_name(name)
+        with self._transaction() as con:
+            con.execute("DELETE FROM models WHERE name = ?", [name])
+            con.execute(
+                "INSERT INTO models VALUES (?, ?, ?, ?, ?)",
+                [name, kind, datetime.now(), _json(meta), payload],
+            )
+            self._log(con, name, f"save_model_{kind}", {"bytes": len(payload)})
+
+    def list_models(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Saved models, newest first: name, kind, created_at, meta."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT name, kind, created_at, meta FROM models WHERE (? IS NULL OR kind = ?) "
+                "ORDER BY created_at DESC",
+                [kind, kind],
+            ).fetchall()
+        return [
+            {"name": r[0], "kind": r[1], "created_at": r[2], "meta": _unjson(r[3]) or {}}
+            for r in rows
+        ]
+
+    def load_model_bytes(self, name: str) -> bytes:
+        """The stored bytes of a saved model."""
+        with self._connect() as con:
+            row = con.execute("SELECT payload FROM models WHERE name = ?", [name]).fetchone()
+        if not row:
+            raise NotFoundError("store.model_not_found", name=name)
+        return bytes(row[0])
+
     def delete_analysis(self, dataset: str, kind: str, name: str) -> None:
         """Remove a saved analysis."""
         for item in self.list_analyses(dataset, kind):
@@ -556,6 +598,18 @@ class Workspace:
                     con.execute("DELETE FROM analyses WHERE id = ?", [item.id])
                 return
         raise NotFoundError("store.analysis_not_found", name=name, dataset=dataset)
+
+
+MODEL_KEY_FILE = "models.key"
+
+
+def _workspace_key(directory: Path) -> bytes:
+    """This workspace's secret for signing saved models (created on first use, never exported)."""
+    path = directory / MODEL_KEY_FILE
+    if not path.exists():
+        path.write_bytes(os.urandom(32))
+        path.chmod(0o600)
+    return path.read_bytes()
 
 
 def _coerce_value(column: pd.Series, value: Any, name: str) -> Any:

@@ -18,5 +18,6 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("pages/data.py", "nav.data", ":material/database:"),
     PageEntry("pages/segments.py", "nav.segments", ":material/group_work:"),
     PageEntry("pages/baskets.py", "nav.baskets", ":material/shopping_basket:"),
+    PageEntry("pages/churn.py", "nav.churn", ":material/person_remove:"),
     PageEntry("pages/value.py", "nav.value", ":material/savings:"),
 )
