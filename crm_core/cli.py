@@ -178,7 +178,6 @@ def _parse_range(text: str) -> range:
 
 def cmd_segment(args: argparse.Namespace) -> int:
     """RFM or clustering labels to CSV, metrics and profiles to JSON (same code as the page)."""
-    import pandas as pd
 
     from crm_core.export import to_csv_bytes
     from crm_core.features import dataset_features
@@ -195,7 +194,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
     )
 
     dataset = load_dataset_arg(args, args.dataset, args.mapping)
-    as_of = pd.Timestamp(args.as_of) if args.as_of else None
+    as_of = _date_arg(args.as_of, "as-of") if args.as_of else None
     if args.algorithm == "rfm":
         if dataset.get("transactions") is None:
             from crm_core.errors import DataRequirementError
@@ -331,8 +330,18 @@ def cmd_clv(args: argparse.Namespace) -> int:
     from crm_core.value import CLVParams, run_clv
 
     transactions = _transactions_of(args)
+    calibration_end = None
+    if args.calibration_end:
+        try:
+            calibration_end = pd.Timestamp(args.calibration_end)
+        except (TypeError, ValueError):
+            from crm_core.errors import ParameterError
+
+            raise ParameterError(
+                "value.error.bad_date", name="calibration_end", value=args.calibration_end
+            ) from None
     params = CLVParams(
-        calibration_end=pd.Timestamp(args.calibration_end) if args.calibration_end else None,
+        calibration_end=calibration_end,
         time_unit=args.time_unit,
         horizon_days=args.horizon_days,
         discount_rate=args.discount,
@@ -367,6 +376,67 @@ def cmd_clv(args: argparse.Namespace) -> int:
         payload["out"] = args.out
     _print_json(payload, args.json)
     return 0
+
+
+def cmd_churn(args: argparse.Namespace) -> int:
+    """Train and evaluate a churn model: metrics JSON, risk list CSV (same code as the page)."""
+    from crm_core.churn import ChurnLabelParams, ChurnModelParams, risk_list, run_churn
+    from crm_core.export import to_csv_bytes
+
+    dataset = load_dataset_arg(args, args.dataset, args.mapping)
+    if args.label_column:
+        label = ChurnLabelParams(label_column=args.label_column)
+    else:
+        label = ChurnLabelParams(
+            inactive_days=args.inactive_days,
+            as_of=_date_arg(args.as_of, "as-of") if args.as_of else None,
+            active_days=args.active_days,
+        )
+    params = ChurnModelParams(
+        model=args.model,
+        cv_folds=args.cv,
+        validation=args.validation,
+        class_weight="balanced" if args.balanced else None,
+        seed=args.seed,
+    )
+    result = run_churn(dataset, label, params)
+    risk = risk_list(result)
+    payload = {
+        "model": args.model,
+        "definition": result.definition.get(args.lang, result.definition.get("en")),
+        "churn_rate": _plain(result.churn_rate),
+        "customers": result.n_customers,
+        "validation": result.validation,
+        "metrics": {k: _plain(v) for k, v in result.metrics.items()},
+        "baselines": [
+            {k: _plain(v) for k, v in row.items()} for row in result.baselines.to_dict("records")
+        ],
+        "top_features": [
+            {k: _plain(v) for k, v in row.items()}
+            for row in result.importance.head(10).to_dict("records")
+        ],
+        "notes": [note.text(args.lang) for note in result.notes],
+    }
+    if args.out:
+        keep = [
+            c for c in risk.columns if not c.startswith("factors_") or c == f"factors_{args.lang}"
+        ]
+        Path(args.out).write_bytes(to_csv_bytes(risk[keep]))
+        payload["out"] = args.out
+    _print_json(payload, args.json)
+    return 0
+
+
+def _date_arg(value: str, name: str) -> Any:
+    """A date option as a Timestamp, or a typed error naming the option."""
+    import pandas as pd
+
+    from crm_core.errors import ParameterError
+
+    try:
+        return pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise ParameterError("cli.bad_date", name=name, value=value) from None
 
 
 def _plain_dict(values: dict) -> dict:
@@ -506,6 +576,28 @@ def build_parser() -> argparse.ArgumentParser:
     clv.add_argument("--out", help="write per-customer CLV CSV here")
     clv.add_argument("--json", help="write the parameters JSON here instead of stdout")
     clv.set_defaults(handler=cmd_clv)
+
+    churn = sub.add_parser("churn", help="churn model: metrics JSON and a ranked risk list CSV")
+    churn.add_argument("dataset", help="workspace dataset name or a file path")
+    label = churn.add_mutually_exclusive_group()
+    label.add_argument("--label-column", help="customers column holding churned yes/no")
+    label.add_argument(
+        "--inactive-days",
+        type=int,
+        default=90,
+        help="derive the label: no purchase in N days after --as-of",
+    )
+    churn.add_argument("--as-of", help="date the derived label is measured from")
+    churn.add_argument("--active-days", type=int, help="only customers who bought in N days before")
+    churn.add_argument("--model", choices=("logreg", "rf", "hgb", "svm"), default="logreg")
+    churn.add_argument("--cv", type=int, default=5, help="cross-validation folds")
+    churn.add_argument("--validation", choices=("auto", "cv", "time"), default="auto")
+    churn.add_argument("--balanced", action="store_true", help="class weighting for imbalance")
+    churn.add_argument("--seed", type=int, default=42)
+    churn.add_argument("--mapping", help="mapping JSON when DATASET is a file")
+    churn.add_argument("--out", help="write the risk list CSV here")
+    churn.add_argument("--json", help="write metrics JSON here instead of stdout")
+    churn.set_defaults(handler=cmd_churn)
 
     return parser
 
