@@ -384,13 +384,13 @@ def cmd_churn(args: argparse.Namespace) -> int:
     from crm_core.export import to_csv_bytes
 
     dataset = load_dataset_arg(args, args.dataset, args.mapping)
+    as_of = _date_arg(args.as_of, "as-of") if args.as_of else None
     if args.label_column:
-        label = ChurnLabelParams(label_column=args.label_column)
+        # with a label column, --as-of limits the features to data before it (never ignored)
+        label = ChurnLabelParams(label_column=args.label_column, as_of=as_of)
     else:
         label = ChurnLabelParams(
-            inactive_days=args.inactive_days,
-            as_of=_date_arg(args.as_of, "as-of") if args.as_of else None,
-            active_days=args.active_days,
+            inactive_days=args.inactive_days, as_of=as_of, active_days=args.active_days
         )
     params = ChurnModelParams(
         model=args.model,

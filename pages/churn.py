@@ -301,11 +301,16 @@ def _models(dataset: Dataset, result: ChurnResult | None) -> None:
     workspace = get_workspace()
     if result is not None:
         cols = st.columns([3, 1])
-        name = cols[0].text_input(
-            tr("churn.page.model_name"),
-            value=f"{dataset.name} · {model_name(result.name, lang())}",
-            key="churn_model_name",
-        )
+        # A keyed text input keeps its first value, so offer the name again for a new model,
+        # dataset or language (a name the user typed stays while those do not change).
+        default = f"{dataset.name} · {model_name(result.name, lang())}"
+        if (
+            st.session_state.get("churn_model_name_default") != default
+            or "churn_model_name" not in st.session_state
+        ):
+            st.session_state["churn_model_name_default"] = default
+            st.session_state["churn_model_name"] = default
+        name = cols[0].text_input(tr("churn.page.model_name"), key="churn_model_name")
         if cols[1].button(tr("churn.page.save_model"), key="btn_churn_save"):
             try:
                 payload = serialize_model(result, key=workspace.model_key)

@@ -124,7 +124,7 @@ def _clv_controls(dataset: Dataset) -> CLVParams | None:
             key="val_unit",
             format_func=labels(TIME_UNITS, lambda u: tr(f"value.unit.{u}")),
         )
-        horizon = row[2].slider(tr("valpage.horizon"), 30, 1095, 365, 15, key="val_horizon")
+        horizon = row[2].slider(tr("valpage.horizon"), 30, 1095, 365, 5, key="val_horizon")
         discount = row[2].number_input(
             tr("valpage.discount"),
             0.0,
