@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -165,3 +165,19 @@ def keep_widget_state() -> None:
     for key in list(st.session_state.keys()):
         if isinstance(key, str) and key.startswith(PERSISTED_PREFIXES):
             st.session_state[key] = st.session_state[key]
+
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def export_buttons(frame: Any, stem: str, key: str, slots: Sequence[Any] | None = None) -> None:
+    """Formula-safe CSV and Excel downloads of ``frame`` (``stem``.csv / .xlsx), side by side."""
+    from crm_core.export import to_csv_bytes, to_xlsx_bytes
+
+    left, right = slots if slots is not None else st.columns(2)
+    left.download_button(
+        tr("seg.download_csv"), to_csv_bytes(frame), f"{stem}.csv", "text/csv", key=f"{key}:csv"
+    )
+    right.download_button(
+        tr("seg.download_xlsx"), to_xlsx_bytes(frame), f"{stem}.xlsx", XLSX_MIME, key=f"{key}:xlsx"
+    )

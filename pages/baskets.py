@@ -30,9 +30,9 @@ from crm_core.charts.baskets import (
     segment_lift_heatmap,
 )
 from crm_core.errors import CrmError
-from crm_core.export import to_csv_bytes, to_xlsx_bytes
 from crm_core.tables import Dataset
 from pages._ui import (
+    export_buttons,
     get_workspace,
     labels,
     lang,
@@ -281,17 +281,7 @@ def _rules_table(result: RulesResult) -> None:
         },
     )
     export = rules_for_export(result)
-    left, right = st.columns(2)
-    left.download_button(
-        tr("seg.download_csv"), to_csv_bytes(export), "rules.csv", "text/csv", key="bask:csv"
-    )
-    right.download_button(
-        tr("seg.download_xlsx"),
-        to_xlsx_bytes(export),
-        "rules.xlsx",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        key="bask:xlsx",
-    )
+    export_buttons(export, "rules", "bask")
 
 
 def _what_goes_with(result: RulesResult) -> None:

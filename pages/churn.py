@@ -34,9 +34,9 @@ from crm_core.churn import (
     target_list,
 )
 from crm_core.errors import CrmError
-from crm_core.export import to_csv_bytes, to_xlsx_bytes
+from crm_core.export import to_csv_bytes
 from crm_core.tables import Dataset
-from pages._ui import get_workspace, labels, lang, require_dataset, show_error, tr
+from pages._ui import export_buttons, get_workspace, labels, lang, require_dataset, show_error, tr
 
 MODEL_KIND = "churn"
 
@@ -284,17 +284,7 @@ def _risk(dataset: Dataset, result: ChurnResult) -> None:
     export = risk.drop(
         columns=[c for c in risk.columns if c.startswith("factors_") and c != factors]
     )
-    left, right = st.columns(2)
-    left.download_button(
-        tr("seg.download_csv"), to_csv_bytes(export), "churn_risk.csv", "text/csv", key="churn:csv"
-    )
-    right.download_button(
-        tr("seg.download_xlsx"),
-        to_xlsx_bytes(export),
-        "churn_risk.xlsx",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        key="churn:xlsx",
-    )
+    export_buttons(export, "churn_risk", "churn")
 
 
 def _models(dataset: Dataset, result: ChurnResult | None) -> None:

@@ -18,7 +18,6 @@ from crm_core.charts.segments import (
     zscore_heatmap,
 )
 from crm_core.errors import CrmError
-from crm_core.export import to_csv_bytes, to_xlsx_bytes
 from crm_core.features import dataset_features, feature_label
 from crm_core.i18n import t
 from crm_core.segmentation import (
@@ -46,7 +45,7 @@ from crm_core.segmentation import (
     suggest_eps,
 )
 from crm_core.tables import Dataset
-from pages._ui import get_workspace, labels, lang, require_dataset, show_error, tr
+from pages._ui import export_buttons, get_workspace, labels, lang, require_dataset, show_error, tr
 
 SAVED_KIND = "segments"
 
@@ -156,16 +155,7 @@ def _exports(dataset: Dataset, frame: pd.DataFrame, name: str, meta: dict, key: 
             st.success(tr("seg.saved", name=save_name))
         except CrmError as error:
             show_error(error)
-    cols[2].download_button(
-        tr("seg.download_csv"), to_csv_bytes(frame), f"{key}.csv", "text/csv", key=f"{key}:csv"
-    )
-    cols[3].download_button(
-        tr("seg.download_xlsx"),
-        to_xlsx_bytes(frame),
-        f"{key}.xlsx",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        key=f"{key}:xlsx",
-    )
+    export_buttons(frame, key, key, slots=(cols[2], cols[3]))
 
 
 def _rfm_tab(dataset: Dataset, as_of: pd.Timestamp | None) -> None:

@@ -17,7 +17,6 @@ from crm_core.charts.value import (
     top_customers_chart,
 )
 from crm_core.errors import CrmError
-from crm_core.export import to_csv_bytes, to_xlsx_bytes
 from crm_core.i18n import t
 from crm_core.segmentation import RfmParams, run_rfm, segment_name
 from crm_core.tables import Dataset
@@ -33,7 +32,7 @@ from crm_core.value import (
     suggest_calibration_end,
     tier_names,
 )
-from pages._ui import get_workspace, labels, lang, require_dataset, show_error, tr
+from pages._ui import export_buttons, get_workspace, labels, lang, require_dataset, show_error, tr
 
 MODELS = ("bgnbd", "paretonbd")
 TIME_UNITS = ("weeks", "days")
@@ -81,7 +80,7 @@ def _historical_tab(dataset: Dataset) -> None:
     customers.columns = [_column(c) for c in customers.columns]
     customers.index.name = tr("schema.role.customer_id")
     st.dataframe(customers.head(1000), width="stretch")
-    _downloads(customers.reset_index(), "customer_value", "hist")
+    export_buttons(customers.reset_index(), "customer_value", "hist")
 
 
 def _column(name: str) -> str:
@@ -201,7 +200,7 @@ def _lifetime_tab(dataset: Dataset) -> None:
     customers.columns = [_column(c) for c in customers.columns]
     customers.index.name = tr("schema.role.customer_id")
     st.dataframe(customers.sort_values(_column("clv"), ascending=False).head(1000), width="stretch")
-    _downloads(customers.reset_index(), "clv", "clv")
+    export_buttons(customers.reset_index(), "clv", "clv")
 
 
 def _segments(dataset: Dataset, result: CLVResult) -> None:
@@ -248,21 +247,7 @@ def _compare_tab(dataset: Dataset) -> None:
     flagged.columns = [_column(c) for c in flagged.columns]
     flagged.index.name = tr("schema.role.customer_id")
     st.dataframe(flagged, width="stretch")
-    _downloads(flagged.reset_index(), "clv_vs_rfm", "cmp")
-
-
-def _downloads(frame: pd.DataFrame, stem: str, key: str) -> None:
-    left, right = st.columns(2)
-    left.download_button(
-        tr("seg.download_csv"), to_csv_bytes(frame), f"{stem}.csv", "text/csv", key=f"{key}:csv"
-    )
-    right.download_button(
-        tr("seg.download_xlsx"),
-        to_xlsx_bytes(frame),
-        f"{stem}.xlsx",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        key=f"{key}:xlsx",
-    )
+    export_buttons(flagged.reset_index(), "clv_vs_rfm", "cmp")
 
 
 st.title(tr("valpage.title"))

@@ -7,11 +7,8 @@ must leave the workspace as it was.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,43 +17,15 @@ import pytest
 from crm_core.quality import quality_report
 from crm_core.sample import load_sample
 from crm_core.store import Workspace
+from tests.cli_helpers import assert_user_error, crm
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 COMMANDS = ("sample", "init", "datasets", "import", "quality")
 
 
-def _crm_command() -> list[str]:
-    """The installed console script next to this interpreter, else ``python -m crm_core.cli``."""
-    script = shutil.which("crm", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-m", "crm_core.cli"]
-
-
-def crm(workspace: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CRM_WORKSPACE": str(workspace), "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(
-        [*_crm_command(), *args],
-        cwd=cwd or workspace.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-
-
 def ok_json(result: subprocess.CompletedProcess) -> Any:
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
-
-
-def assert_user_error(result: subprocess.CompletedProcess) -> str:
-    """Exit code 2, nothing on stdout, exactly one line on stderr, no traceback."""
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    assert lines[0].startswith("crm: ")
-    return lines[0]
 
 
 @pytest.fixture()

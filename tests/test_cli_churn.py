@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,45 +18,12 @@ import pytest
 
 from crm_core.churn import ChurnLabelParams, build_churn_frame
 from crm_core.store import Workspace
+from tests.cli_helpers import assert_user_error, crm, ok
 
 README_TELCO_AUC = 0.8454  # ../shared/datasets/telco_churn/README.md, 5-fold CV
 TELCO_ROWS = 7043
 TELCO_CHURNED = 1869  # README: Churn Yes 1,869
 SAMPLE_TRUTH = Path(__file__).resolve().parents[1] / "sample_data" / "planted_truth.json"
-
-
-def _crm_command() -> list[str]:
-    """The installed console script next to this interpreter, else ``python -m crm_core.cli``."""
-    script = shutil.which("crm", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-m", "crm_core.cli"]
-
-
-def crm(workspace: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CRM_WORKSPACE": str(workspace), "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(
-        [*_crm_command(), *args],
-        cwd=workspace.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-
-
-def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert result.returncode == 0, result.stderr
-    return result
-
-
-def assert_user_error(result: subprocess.CompletedProcess) -> str:
-    """Exit code 2, nothing on stdout, exactly one line on stderr, no traceback."""
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    assert lines[0].startswith("crm: ")
-    return lines[0]
 
 
 def read_risk(path: Path) -> pd.DataFrame:

@@ -24,10 +24,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +35,7 @@ from crm_core.cli import load_dataset_arg
 from crm_core.export import to_csv_bytes
 from crm_core.store import Workspace
 from crm_core.value import CLVParams, fit_gamma_gamma, rfm_summary, run_clv
+from tests.cli_helpers import assert_user_error, crm, ok
 
 GROCERIES_RULES = 463
 GROCERIES_BY_LENGTH = {"2": 150, "3": 297, "4": 16}
@@ -66,40 +63,6 @@ FRANCE_ARGS = [
     "1",
     "--no-single-consequent",
 ]
-
-
-def _crm_command() -> list[str]:
-    """The installed console script next to this interpreter, else ``python -m crm_core.cli``."""
-    script = shutil.which("crm", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-m", "crm_core.cli"]
-
-
-def crm(workspace: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CRM_WORKSPACE": str(workspace), "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(
-        [*_crm_command(), *args],
-        cwd=workspace.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-
-
-def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert result.returncode == 0, result.stderr
-    return result
-
-
-def assert_user_error(result: subprocess.CompletedProcess) -> str:
-    """Exit code 2, nothing on stdout, exactly one line on stderr, no traceback."""
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    assert lines[0].startswith("crm: ")
-    return lines[0]
 
 
 def read_csv(path: Path) -> pd.DataFrame:

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,32 +24,10 @@ from crm_core.segmentation import (
     run_rfm,
 )
 from crm_core.store import Workspace
+from tests.cli_helpers import assert_user_error, crm, ok
 
 MALL_README_SIZES = [81, 39, 35, 23, 22]
 MALL_README_SILHOUETTE = 0.5539
-
-
-def _crm_command() -> list[str]:
-    """The installed console script next to this interpreter, else ``python -m crm_core.cli``."""
-    script = shutil.which("crm", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-m", "crm_core.cli"]
-
-
-def crm(workspace: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CRM_WORKSPACE": str(workspace), "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(
-        [*_crm_command(), *args],
-        cwd=workspace.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-
-
-def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert result.returncode == 0, result.stderr
-    return result
 
 
 def read_labels(path: Path) -> pd.DataFrame:
@@ -64,17 +38,6 @@ def read_labels(path: Path) -> pd.DataFrame:
         encoding="utf-8-sig",
         dtype={"customer_id": str, "segment": str, "segment_name": str},
     )
-
-
-def assert_user_error(result: subprocess.CompletedProcess) -> str:
-    """Exit code 2, nothing on stdout, exactly one line on stderr, no traceback."""
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    assert lines[0].startswith("crm: ")
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
