@@ -427,6 +427,46 @@ def cmd_churn(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forecast(args: argparse.Namespace) -> int:
+    """Satisfaction, NPS or demand per period: backtest, forecast, early warnings (as the page)."""
+    import pandas as pd
+
+    from crm_core.export import to_csv_bytes
+    from crm_core.forecast import ForecastParams, forecast_payload, run_forecast
+
+    dataset = load_dataset_arg(args, args.dataset, args.mapping)
+    params = ForecastParams(
+        target=args.target,
+        freq=args.freq,
+        horizon=args.horizon,
+        by=args.by,
+        segmentation=args.segmentation,
+        model=args.model,
+        interval=args.interval,
+        n_origins=args.origins,
+        ma_window=args.ma_window,
+        min_responses=args.min_responses,
+        scale=args.scale,
+        threshold=args.threshold,
+        drop=args.drop,
+    )
+    workspace = _workspace(args)
+    result = run_forecast(dataset, params, workspace, args.lang)
+    payload = forecast_payload(result, args.lang)
+    if args.out:
+        frames = [g.forecast.assign(group=g.group) for g in result.groups]
+        table = pd.concat(frames, ignore_index=True)
+        table["chosen"] = [
+            model == result.group(group).chosen
+            for model, group in zip(table["model"], table["group"], strict=True)
+        ]
+        table["group"] = table["group"].replace({"__all__": "All"})
+        Path(args.out).write_bytes(to_csv_bytes(table))
+        payload["out"] = args.out
+    _print_json(payload, args.json)
+    return 0
+
+
 def _date_arg(value: str, name: str) -> Any:
     """A date option as a Timestamp, or a typed error naming the option."""
     import pandas as pd
@@ -598,6 +638,38 @@ def build_parser() -> argparse.ArgumentParser:
     churn.add_argument("--out", help="write the risk list CSV here")
     churn.add_argument("--json", help="write metrics JSON here instead of stdout")
     churn.set_defaults(handler=cmd_churn)
+
+    fc = sub.add_parser(
+        "forecast", help="satisfaction, NPS or demand forecasts with a backtest, as JSON"
+    )
+    fc.add_argument("dataset", help="workspace dataset name or a file path")
+    fc.add_argument(
+        "--target",
+        choices=("satisfaction", "nps", "responses", "revenue", "orders", "units"),
+        default="revenue",
+    )
+    fc.add_argument("--freq", choices=("W", "M"), default="M", help="weekly or monthly periods")
+    fc.add_argument("--horizon", type=int, default=6, help="periods ahead")
+    fc.add_argument(
+        "--by", help="split by 'segment' or a column (channel, category, country, …)"
+    )
+    fc.add_argument(
+        "--segmentation", help="saved segmentation for --by segment (default: newest, else RFM)"
+    )
+    fc.add_argument(
+        "--model", choices=("auto", "ets", "trend", "ma", "snaive"), default="auto"
+    )
+    fc.add_argument("--interval", type=float, default=0.95, help="prediction interval level")
+    fc.add_argument("--origins", type=int, default=3, help="rolling backtest origins")
+    fc.add_argument("--ma-window", type=int, default=3)
+    fc.add_argument("--min-responses", type=int, default=5, help="thinner score periods are gaps")
+    fc.add_argument("--scale", choices=("auto", "1-5", "0-10", "binary"), default="auto")
+    fc.add_argument("--threshold", type=float, help="scores: warn when a forecast falls below")
+    fc.add_argument("--drop", type=float, help="demand: warn at this relative drop, e.g. -0.1")
+    fc.add_argument("--mapping", help="mapping JSON when DATASET is a file")
+    fc.add_argument("--out", help="write every model's forecast per group as CSV here")
+    fc.add_argument("--json", help="write the JSON here instead of stdout")
+    fc.set_defaults(handler=cmd_forecast)
 
     return parser
 
