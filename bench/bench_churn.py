@@ -1,5 +1,10 @@
 """Churn: train and cross-validate all four models on 100,000 customers, score 1,000,000.
 
+Two timings of the comparison on 100,000 customers: training and 5-fold cross-validation of the
+four models as the page's comparison runs it (the issue's 60 s figure: features, CV, final fit,
+out-of-fold risk scores), and the all-inclusive run that also explains every model (permutation
+importance, partial dependence, factors for every customer), split by stage.
+
 The customers are generated with a known logistic signal (tenure, charges, complaints, a monthly
 contract and a region), so the bench also reports each model's ROC-AUC against the signal's own
 (the best any model can do). Baseline, measured in the same run: a bare scikit-learn
@@ -75,9 +80,8 @@ def main() -> None:
     """Compare the four models (5-fold CV, explanations, risk list) and score a million rows."""
     customers, logit = generated_customers(TRAIN_CUSTOMERS)
     train = Dataset("bench_train", {"customers": customers}, fingerprint="bench")
-    params = [C.ChurnModelParams(model=m) for m in C.MODELS]
 
-    def compare() -> dict:
+    def compare(explain: bool) -> dict:
         ticks: list[float] = []
         stamps: list[float] = []
         started = time.perf_counter()
@@ -86,16 +90,28 @@ def main() -> None:
             ticks.append(fraction)
             stamps.append(time.perf_counter())
 
-        comparison = C.compare_models(train, LABEL, params, progress=progress)
+        run = [C.ChurnModelParams(model=m, explain=explain) for m in C.MODELS]
+        comparison = C.compare_models(train, LABEL, run, progress=progress)
+        inner = time.perf_counter() - started
         gaps = np.diff([started, *stamps])
         table = comparison.table.set_index("model")
+        results = comparison.results.values()
+        stages = {
+            stage: round(sum(r.timings[stage] for r in results), 3)
+            for stage in ("evaluation", "final_fit", "explanation", "scores")
+        }
+        explaining = stages["explanation"] + (stages["scores"] if explain else 0.0)
         return {
             "seconds_per_model": {k: r.seconds for k, r in comparison.results.items()},
+            "seconds_by_stage": {"features_and_label": round(inner - sum(stages.values()), 3)}
+            | stages,
+            "training_cv_s": round(inner - explaining, 3),
+            "explanations_s": round(explaining, 3),
             "roc_auc": {k: round(float(v), 4) for k, v in table["roc_auc"].items()},
             "progress_updates": len(ticks),
             "progress_last": round(ticks[-1], 3) if ticks else None,
             "progress_max_gap_s": round(float(gaps.max()), 2) if len(gaps) else None,
-            "inner_s": round(time.perf_counter() - started, 3),
+            "inner_s": round(inner, 3),
         }
 
     frame = C.build_churn_frame(train, LABEL)
@@ -104,7 +120,8 @@ def main() -> None:
     y = frame.y.to_numpy()
 
     bare_fit = measure(lambda: LogisticRegression(max_iter=2000).fit(matrix, y).n_iter_[0], 3)
-    ours = measure(compare)
+    trained = measure(lambda: compare(explain=False))
+    ours = measure(lambda: compare(explain=True))
     extra = ours["extra"] or {}
 
     # one fitted comparison, kept for scoring (the timed one ran in a forked child)
@@ -143,6 +160,17 @@ def main() -> None:
     report(
         "churn",
         {
+            "train_cv_100k_all_models_cv5": {
+                "customers": TRAIN_CUSTOMERS,
+                "seconds": trained["seconds"],
+                "peak_mb": trained["peak_mb"],
+                "error": trained["error"],
+                **(trained["extra"] or {}),
+                "ratio_vs_bare_logreg_fit": ratio(trained["seconds"], bare_fit["seconds"]),
+                "includes": "features and label, 5-fold CV, final fit and out-of-fold risk "
+                "scores for every customer, four models (the page's model comparison)",
+                "target": "<= 60 s",
+            },
             "train_100k_all_models_cv5": {
                 "customers": TRAIN_CUSTOMERS,
                 "features": len(frame.features),
@@ -159,7 +187,7 @@ def main() -> None:
                 },
                 "includes": "5-fold CV, final fit, permutation importance, partial dependence, "
                 "factors and risk scores for every customer, four models",
-                "target": "<= 60 s",
+                "target": "none (the 60 s target is training and CV; this adds explanations)",
             },
             "score_1m": {
                 "customers": SCORE_CUSTOMERS,

@@ -593,7 +593,7 @@ def test_risk_list_exports_safely() -> None:
 
     customers = _contract_customers(n=120)
     customers.loc[0, "customer_id"] = "=HYPERLINK(1)"
-    result = C.run_churn(_dataset(customers), LABEL, _params(cv_folds=3, explain=False))
+    result = C.run_churn(_dataset(customers), LABEL, _params(cv_folds=3))
     risk = C.risk_list(result, value=pd.Series(50.0, index=customers["customer_id"]))
     text = to_csv_bytes(risk).decode("utf-8-sig")
     assert "'=HYPERLINK(1)" in text and "factors_zh" in text
