@@ -32,6 +32,8 @@ MAX_CATEGORY_SHARES = 12  # share_<category> columns for the top categories by r
 MAX_ATTRIBUTE_CATEGORIES = 50  # text columns with more distinct values are free text, not features
 TREND_WINDOW_DAYS = 90
 _DAY = pd.Timedelta(days=1)
+_NO_DATE_MAX = np.iinfo(np.int64).max  # "no purchase" fillers for first/last purchase times
+_NO_DATE_MIN = np.iinfo(np.int64).min
 
 BEHAVIOUR_FEATURES: tuple[str, ...] = (
     "recency_days",
@@ -105,8 +107,9 @@ def _prepare(transactions: pd.DataFrame, as_of: pd.Timestamp | None) -> tuple[di
         raise DataRequirementError("segments.error.no_transactions")
     as_of = pd.Timestamp(as_of)
     keep &= (dates < as_of).to_numpy()
-    tx = transactions.loc[keep]
-    dates = dates[keep]
+    if not keep.all():  # at the default as-of nothing is dropped: no copy of every column
+        transactions, dates = transactions.loc[keep], dates[keep]
+    tx = transactions
 
     quantity = (
         pd.to_numeric(tx["quantity"], errors="coerce").to_numpy(dtype=float)
@@ -156,18 +159,37 @@ def _prepare(transactions: pd.DataFrame, as_of: pd.Timestamp | None) -> tuple[di
 
 
 def _orders(a: dict) -> tuple[np.ndarray, np.ndarray]:
-    """One entry per purchase order: its customer code and its first timestamp."""
+    """One entry per purchase order: its customer code and its first timestamp.
+
+    An order is a (customer, order key) pair. Usually every order id belongs to one customer,
+    so the order codes already number the orders and one ``np.minimum.at`` gives their dates
+    (about 20x faster than a groupby on 1,000,000 customers); otherwise the pairs are numbered
+    first. The entries come in no particular order: callers only count and reduce them.
+    """
     p = a["purchase"]
     cust, key, date = a["cust"][p], a["order_key"][p], a["date"][p]
     if len(cust) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
+    if key.min() >= 0:  # every row has an order id: try the one-customer-per-order case
+        owner = np.full(int(key.max()) + 1, -1, dtype=np.int64)
+        owner[key] = cust
+        if np.array_equal(owner[key], cust):
+            return _first_per_code(key, date, owner)
     span = int(key.max() - key.min()) + 1
-    combined = cust * span + (key - key.min())
-    codes, _ = pd.factorize(combined)
-    order_date = pd.Series(date).groupby(codes, sort=False).min()
-    order_cust = np.empty(len(order_date), np.int64)
+    codes, _ = pd.factorize(cust * span + (key - key.min()))
+    order_cust = np.empty(int(codes.max()) + 1, np.int64)
     order_cust[codes] = cust
-    return order_cust[order_date.index.to_numpy()], order_date.to_numpy()
+    return _first_per_code(codes, date, order_cust)
+
+
+def _first_per_code(
+    codes: np.ndarray, date: np.ndarray, owner: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Earliest date per code and the code's owner, for the codes that occur."""
+    first = np.full(len(owner), _NO_DATE_MAX, dtype=np.int64)
+    np.minimum.at(first, codes, date)
+    seen = np.bincount(codes, minlength=len(owner)) > 0
+    return owner[seen], first[seen]
 
 
 def _rfm_arrays(a: dict, as_of: pd.Timestamp) -> dict[str, np.ndarray]:
@@ -177,13 +199,10 @@ def _rfm_arrays(a: dict, as_of: pd.Timestamp) -> dict[str, np.ndarray]:
     order_cust, order_date = _orders(a)
     frequency = np.bincount(order_cust, minlength=n).astype(float)
     monetary = np.bincount(a["cust"][p], weights=np.nan_to_num(a["amount"][p]), minlength=n)
-    first = np.full(n, np.iinfo(np.int64).max)
-    last = np.full(n, np.iinfo(np.int64).min)
-    if len(order_cust):
-        grouped = pd.Series(order_date).groupby(order_cust, sort=False)
-        mins, maxs = grouped.min(), grouped.max()
-        first[mins.index.to_numpy()] = mins.to_numpy()
-        last[maxs.index.to_numpy()] = maxs.to_numpy()
+    first = np.full(n, _NO_DATE_MAX, dtype=np.int64)
+    last = np.full(n, _NO_DATE_MIN, dtype=np.int64)
+    np.minimum.at(first, order_cust, order_date)
+    np.maximum.at(last, order_cust, order_date)
     has = frequency > 0
     as_of_ns = as_of.to_datetime64().astype("datetime64[ns]").astype(np.int64)
     day_ns = 86_400 * 10**9
