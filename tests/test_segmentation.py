@@ -393,13 +393,55 @@ def test_convergence_warnings_become_notes_without_global_filters() -> None:
     assert warnings.filters == before
 
 
-def test_minibatch_above_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(seg, "MINIBATCH_THRESHOLD", 100)
-    params = ClusterParams(k=3, features=ABC)
-    result = run_clustering(blobs(), params)
-    assert "segments.warn.minibatch" in [n.key for n in result.notes]
-    assert type(result.pipeline.named_steps["model"]).__name__ == "MiniBatchKMeans"
-    pd.testing.assert_series_equal(result.labels, run_clustering(blobs(), params).labels)
+def test_large_kmeans_starts_from_a_sample_and_fits_every_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above the threshold the centres start from a sample fit, then KMeans sees every row: the
+    model is a plain KMeans, its inertia is no worse than a full n_init=10 fit on all rows and
+    the note tells the user."""
+    from sklearn.cluster import KMeans
+
+    monkeypatch.setattr(seg, "KMEANS_SAMPLE_THRESHOLD", 500)
+    monkeypatch.setattr(seg, "KMEANS_SAMPLE_SIZE", 200)
+    frame = blobs(n=2_000, centers=3, std=2.5)
+    params = ClusterParams(k=6, features=ABC, scaler="standard")
+    result = run_clustering(frame, params)
+    note = next(n for n in result.notes if n.key == "segments.warn.kmeans_sampled_start")
+    assert note.params == {"rows": 200, "total": 2_000, "starts": 10}
+    model = result.pipeline.named_steps["model"]
+    assert type(model) is KMeans and result.fit_rows == 2_000
+    x = result.pipeline.named_steps["prep"].transform(frame[list(ABC)])
+    full = KMeans(n_clusters=6, n_init=10, random_state=42).fit(x)
+    assert result.metrics["inertia"] <= full.inertia_ * 1.005
+    assert (model.predict(x) == result.labels.to_numpy()).all()
+    pd.testing.assert_series_equal(result.labels, run_clustering(frame, params).labels)
+
+
+def test_quality_metrics_equal_sklearn() -> None:
+    """The metric cards show sklearn's silhouette (sampled the way silhouette_score samples),
+    Davies-Bouldin and Calinski-Harabasz, computed faster."""
+    from sklearn.metrics import (
+        calinski_harabasz_score,
+        davies_bouldin_score,
+        silhouette_samples,
+        silhouette_score,
+    )
+
+    x, labels = make_blobs(n_samples=1_500, centers=4, cluster_std=3.0, random_state=1)
+    labels[:3] = 7  # a cluster of three and a lone row score like sklearn's too
+    labels[3] = 9
+    ours = seg._silhouette_values(x, labels)
+    np.testing.assert_allclose(ours, silhouette_samples(x, labels), rtol=0, atol=1e-12)
+    metrics = seg._cluster_metrics(x, labels, seed=3)
+    assert metrics["silhouette"] == pytest.approx(silhouette_score(x, labels), abs=1e-12)
+    assert metrics["davies_bouldin"] == pytest.approx(davies_bouldin_score(x, labels), rel=1e-12)
+    expected_ch = calinski_harabasz_score(x, labels)
+    assert metrics["calinski_harabasz"] == pytest.approx(expected_ch, rel=1e-12)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(seg, "SILHOUETTE_SAMPLE", 500)
+        sampled = seg._cluster_metrics(x, labels, seed=3)["silhouette"]
+    expected = silhouette_score(x, labels, sample_size=500, random_state=3)
+    assert sampled == pytest.approx(expected, abs=1e-12)
 
 
 def test_hdbscan_sample_fit_and_approximate_predict(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -503,6 +545,22 @@ def test_profiles_names_and_descriptions() -> None:
     for names in (en, zh):
         assert len(set(names.values())) == len(names)
     assert any("Oslo" in tr.value for tr in profiles.traits[2] if tr.direction == "category")
+
+
+def test_profiles_of_some_customers_equal_profiles_of_that_subset() -> None:
+    """Labels for part of the customers (in any order) profile exactly those customers; the
+    percentile ranks behind the names are pandas' ``rank(pct=True)`` with ties and gaps."""
+    frame, labels = behaviour_frame()
+    frame.loc[frame.index[::7], "monetary"] = np.nan
+    some = labels.iloc[::-3]
+    part = profile_segments(frame, some)
+    subset = profile_segments(frame.loc[some.index[::-1]], some.iloc[::-1])
+    for table in ("summary", "means", "medians", "zscores", "rank_zscores"):
+        pd.testing.assert_frame_equal(getattr(part, table), getattr(subset, table))
+    values = frame[["monetary", "frequency", "recency_days"]]
+    pd.testing.assert_frame_equal(
+        seg._percentile_ranks(values), values.rank(pct=True), check_exact=True
+    )
 
 
 def test_duplicate_names_get_a_number() -> None:
