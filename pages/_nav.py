@@ -20,4 +20,5 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("pages/baskets.py", "nav.baskets", ":material/shopping_basket:"),
     PageEntry("pages/churn.py", "nav.churn", ":material/person_remove:"),
     PageEntry("pages/value.py", "nav.value", ":material/savings:"),
+    PageEntry("pages/forecast.py", "nav.forecast", ":material/trending_up:"),
 )
