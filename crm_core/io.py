@@ -77,6 +77,7 @@ _BINARY_MAGICS: tuple[tuple[bytes, str], ...] = (
 _NUMERIC = re.compile(r"[+-]?(?:\d+(?:[.,]\d+)*|\.\d+)(?:[eE][+-]?\d+)?")
 _DECIMAL_COMMA = re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+")
 _DOT_DECIMAL = re.compile(r"[+-]?\d*\.\d+")
+_NOT_BLANK = re.compile(rb"[^ \t\n\r\x0b\x0c]")  # what bytes.strip() keeps
 _FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _XML_DANGER = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 
@@ -755,7 +756,7 @@ def _read_text(data: bytes, report: LoadReport, options: ReadOptions) -> pd.Data
         offset_line = options.header_row - 1
         payload = payload[start:]
         text = payload.decode("utf-8")
-    if not text.strip():
+    if not text or text.isspace():  # same as ``not text.strip()`` without copying the text
         raise InputError("io.error.no_data_rows", hint="io.hint.add_rows", filename=report.filename)
     kind, layout = _text_kind(text, options)
     report.kind = kind
@@ -849,17 +850,23 @@ def _read_csv(
         names.append("\x00trailing")
         report.warn("io.warn.trailing_delimiter")
     body_start = _nth_line_start(payload, layout.body_line)
-    body = b"" if body_start is None else payload[body_start:]
+    if body_start is None:
+        body_start = len(payload)
     first_line = layout.body_line + offset_line
-    if not body.strip():
+    if not _NOT_BLANK.search(payload, body_start):
         return pd.DataFrame({nm: pd.Series([], dtype="str") for nm in names})
 
-    # pyarrow drops a UTF-8 BOM at the start of its input; here that would be data, so shield it
-    # with a blank line (blank lines are skipped and not counted in row numbers).
-    source = b"\n" + body if body.startswith(codecs.BOM_UTF8) else body
+    # The body is read through a zero-copy view of the payload (a 250 MB file is not copied
+    # again); pyarrow drops a UTF-8 BOM at the start of its input, and here that would be data,
+    # so it is shielded with a blank line (blank lines are skipped and not counted in row numbers).
+    if payload.startswith(codecs.BOM_UTF8, body_start):
+        source = pa.py_buffer(b"\n" + payload[body_start:])
+    else:
+        source = pa.py_buffer(payload).slice(body_start)
     parse = {"delimiter": delimiter, "quote_char": '"', "double_quote": True}
+    # large_string is what pandas' ``str`` dtype holds, so to_pandas() needs no cast.
     convert = pacsv.ConvertOptions(
-        column_types={nm: pa.string() for nm in names},
+        column_types={nm: pa.large_string() for nm in names},
         null_values=[""],
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
@@ -872,7 +879,7 @@ def _read_csv(
 
     try:
         table = pacsv.read_csv(
-            io.BytesIO(source),
+            pa.BufferReader(source),
             read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 22),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, **parse),
             convert_options=convert,
@@ -880,9 +887,9 @@ def _read_csv(
     except pa.ArrowInvalid:
         try:
             table = pacsv.read_csv(
-                io.BytesIO(source),
+                pa.BufferReader(source),
                 read_options=pacsv.ReadOptions(
-                    column_names=names, use_threads=False, block_size=max(1 << 22, len(body) + 1)
+                    column_names=names, use_threads=False, block_size=max(1 << 22, source.size + 1)
                 ),
                 parse_options=pacsv.ParseOptions(
                     newlines_in_values=True, invalid_row_handler=on_bad, **parse
@@ -892,11 +899,11 @@ def _read_csv(
         except pa.ArrowInvalid as exc:
             raise InputError("io.error.csv_parse", detail=str(exc)[:300]) from None
 
-    lines = _bad_row_lines(body, bad, first_line)
+    lines = _bad_row_lines(payload[body_start:], bad, first_line) if bad else []
     for (_number, _found, row_text), line in zip(bad, lines, strict=True):
         if "\n" in row_text and row_text.count('"') % 2 == 1:
             raise InputError("io.error.unclosed_quote", hint="io.hint.fix_quote", line=line)
-    _check_swallowed_quote(table, body, first_line)
+    _check_swallowed_quote(table, payload, body_start, first_line)
 
     skipped = [(line, found) for (_, found, _), line in zip(bad, lines, strict=True)]
     _split_report(table.num_rows, layout.ncols, report, skipped)
@@ -932,22 +939,25 @@ def _bad_row_lines(
     return lines
 
 
-def _check_swallowed_quote(table: Any, body: bytes, first_line: int) -> None:
+def _check_swallowed_quote(table: Any, payload: bytes, body_start: int, first_line: int) -> None:
     """A quote opened and never closed swallows the rest of the file into the last row."""
     if table.num_rows == 0:
         return
     last = table.slice(table.num_rows - 1).to_pylist()[0]
+    multiline = [v for v in last.values() if isinstance(v, str) and ("\n" in v or "\r" in v)]
+    if not multiline:
+        return  # the common case: no copy of the body is made
+    body = payload[body_start:]
     tail = body.rstrip(b"\r\n")
-    for value in last.values():
-        if isinstance(value, str) and ("\n" in value or "\r" in value):
-            encoded = value.rstrip("\r\n").encode("utf-8")
-            if tail.endswith(encoded) and not tail.endswith(b'"'):
-                start = len(tail) - len(encoded) - 1
-                raise InputError(
-                    "io.error.unclosed_quote",
-                    hint="io.hint.fix_quote",
-                    line=first_line + body.count(b"\n", 0, max(start, 0)),
-                )
+    for value in multiline:
+        encoded = value.rstrip("\r\n").encode("utf-8")
+        if tail.endswith(encoded) and not tail.endswith(b'"'):
+            start = len(tail) - len(encoded) - 1
+            raise InputError(
+                "io.error.unclosed_quote",
+                hint="io.hint.fix_quote",
+                line=first_line + body.count(b"\n", 0, max(start, 0)),
+            )
 
 
 def _detect_decimal_comma(frame: pd.DataFrame, report: LoadReport) -> None:
