@@ -22,8 +22,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from crm_core.errors import ParameterError
+from crm_core.store import row_hashes
 from crm_core.tables import ROLES, TABLES, Dataset
 
 # --------------------------------------------------------------------------------------------
@@ -455,17 +458,48 @@ _COMMA_DECIMAL_VOTE = re.compile(r"[+-]?\d+,\d{1,2}|[+-]?\d+,\d{4,}|[+-]?\d{1,3}
 _DOT_DECIMAL_VOTE = re.compile(r"[+-]?\d+\.\d{1,2}|[+-]?\d+\.\d{4,}|[+-]?\d{1,3}(?:,\d{3})+\.\d+")
 
 
-def _as_text(series: pd.Series) -> pd.Series:
-    """Stripped text with empty strings as missing, whatever dtype came in."""
+def _as_str(series: pd.Series) -> pd.Series:
+    """The column as pandas ``str`` (unchanged when it already is)."""
     if not pd.api.types.is_string_dtype(series) or pd.api.types.is_object_dtype(series):
         series = series.astype("str")
-    stripped = series.str.strip()
+    return series
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    """Stripped text with empty strings as missing, whatever dtype came in."""
+    stripped = _as_str(series).str.strip()
     return stripped.mask(stripped == "")
 
 
+def _factorize_text(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """``pd.factorize(_as_text(series))`` with the stripping done on the distinct raw values
+    only: one hash pass over a long column instead of a stripped copy of every cell. Codes and
+    the order of the distinct values are exactly those of the direct call."""
+    raw_codes, raw_distinct = pd.factorize(_as_str(series))
+    stripped = _as_text(pd.Series(raw_distinct, dtype="str"))
+    codes, distinct = pd.factorize(stripped)
+    if len(codes):
+        codes = np.where(raw_codes >= 0, codes[np.maximum(raw_codes, 0)], -1)
+    else:
+        codes = raw_codes  # no distinct raw value, so every code is already -1
+    return codes.astype(np.intp, copy=False), pd.Series(distinct, dtype="str")
+
+
+_NULL_TOKEN_CHARS = max(len(token) for token in _NULL_TOKENS)
+
+
 def _null_tokens(text: pd.Series) -> pd.Series:
-    lowered = text.str.lower()
-    return lowered.isin(_NULL_TOKENS)
+    """Cells such as ``N/A`` or ``null`` (any case). Only cells as short as the longest token
+    are lower-cased and looked up: lower-casing never shortens a cell, and a long column of ids
+    or timestamps then costs one length pass instead of a lower-cased copy of every cell."""
+    short = (text.str.len() <= _NULL_TOKEN_CHARS).fillna(False).astype(bool)
+    if not short.any():
+        return pd.Series(False, index=text.index)
+    if short.all():
+        return text.str.lower().isin(_NULL_TOKENS).fillna(False).astype(bool)
+    found = np.zeros(len(text), dtype=bool)
+    found[short.to_numpy()] = text[short].str.lower().isin(_NULL_TOKENS).to_numpy(dtype=bool)
+    return pd.Series(found, index=text.index)
 
 
 def detect_decimal(text: pd.Series) -> str:
@@ -497,12 +531,11 @@ def parse_numbers(series: pd.Series, decimal: str = "auto") -> NumberParse:
     empty cells and tokens like ``N/A`` are missing, not bad."""
     if decimal not in ("auto", ".", ","):
         raise ParameterError("schema.error.bad_decimal", decimal=decimal)
-    text = _as_text(series)
-    if len(text) > _DEDUP_MIN_ROWS:
-        codes, distinct = pd.factorize(text)
-        if len(distinct) < len(text) // 4:
+    if len(series) > _DEDUP_MIN_ROWS:
+        codes, distinct = _factorize_text(series)
+        if len(distinct) < len(series) // 4:
             # Long columns repeat few values (prices, quantities): parse each distinct value once.
-            parsed = parse_numbers(pd.Series(distinct, dtype=text.dtype), decimal)
+            parsed = parse_numbers(distinct, decimal)
             values = np.where(codes >= 0, parsed.values.to_numpy()[codes], np.nan)
             bad = np.where(codes >= 0, parsed.bad.to_numpy()[codes], False)
             return NumberParse(
@@ -510,7 +543,8 @@ def parse_numbers(series: pd.Series, decimal: str = "auto") -> NumberParse:
                 pd.Series(bad, index=series.index, dtype=bool),
                 parsed.decimal,
             )
-    missing = text.isna() | _null_tokens(text).fillna(False).astype(bool)
+    text = _as_text(series)
+    missing = text.isna() | _null_tokens(text)
     text = text.mask(missing)
     fast = pd.to_numeric(text, errors="coerce")
     if decimal == "auto":
@@ -600,8 +634,26 @@ class DateGuess:
     alternatives: tuple[str, ...] = ()
 
 
+# Zero-padded ISO layouts parsed from the bytes by :func:`_iso_dates` ("0" marks a digit).
+_ISO_LAYOUTS: dict[str, str] = {
+    "%Y-%m-%d %H:%M:%S": "0000-00-00 00:00:00",
+    "%Y-%m-%dT%H:%M:%S": "0000-00-00T00:00:00",
+    "%Y-%m-%d %H:%M": "0000-00-00 00:00",
+    "%Y-%m-%d": "0000-00-00",
+}
+_ISO_FAST_MIN_ROWS = 10_000
+_ISO_YEARS = (_NS_MIN.year + 1, _NS_MAX.year - 1)
+
+
 def _convert_dates(text: pd.Series, fmt: str) -> pd.Series:
     """Parse unique-ish text with one format into naive datetime64[us] (NaT on failure)."""
+    if fmt in _ISO_LAYOUTS and len(text) >= _ISO_FAST_MIN_ROWS:
+        return _iso_dates(text, fmt)
+    return _pandas_dates(text, fmt)
+
+
+def _pandas_dates(text: pd.Series, fmt: str) -> pd.Series:
+    """``_convert_dates`` through pandas: numeric formats, ISO8601 and strptime formats."""
     if fmt in NUMERIC_DATE_FORMATS:
         num = pd.to_numeric(text, errors="coerce")
         if fmt == "excel":
@@ -623,6 +675,79 @@ def _convert_dates(text: pd.Series, fmt: str) -> pd.Series:
     if getattr(out.dt, "tz", None) is not None:
         out = out.dt.tz_convert(None)
     return out.astype("datetime64[us]")
+
+
+def _iso_dates(text: pd.Series, fmt: str) -> pd.Series:
+    """``_convert_dates`` for a zero-padded ISO layout, computed from the bytes with numpy.
+
+    pandas turns every cell into a Python string and runs strptime on it (about 1.5 s for five
+    million timestamps); here each character position is one vectorised column. Only cells of
+    exactly the layout's shape that name a real calendar time inside pandas' nanosecond range
+    are decided here: every other cell (another width, a ``t`` separator, 2023-02-30, year 1500)
+    goes to pandas, so each value gets exactly the result pandas gives it.
+    """
+    width = len(_ISO_LAYOUTS[fmt])
+    out = np.full(len(text), np.datetime64("NaT", "us"), dtype="datetime64[us]")
+    filled = text.notna().to_numpy()
+    values = pa.chunked_array(pa.array(text.array)).filter(pa.array(filled)).combine_chunks()
+    values = values.cast(pa.large_string())
+    fits = pc.binary_length(values).to_numpy(zero_copy_only=False) == width
+    if not fits.all():
+        values = values.filter(pa.array(fits))
+    decided = np.zeros(len(values), dtype=bool)
+    stamps = np.zeros(len(values), dtype="datetime64[us]")
+    if len(values):
+        offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)
+        first = int(offsets[values.offset])
+        data = np.frombuffer(values.buffers()[2], dtype=np.uint8)
+        grid = data[first : first + len(values) * width].reshape(len(values), width)
+        decided, stamps = _iso_grid(grid, _ISO_LAYOUTS[fmt])
+    positions = np.flatnonzero(filled)[fits][decided]
+    out[positions] = stamps[decided]
+    undecided = filled.copy()
+    undecided[positions] = False
+    rest = np.flatnonzero(undecided)
+    if len(rest):
+        out[rest] = _pandas_dates(text.iloc[rest], fmt).to_numpy()
+    return pd.Series(out, index=text.index, dtype="datetime64[us]")
+
+
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+def _iso_grid(grid: np.ndarray, layout: str) -> tuple[np.ndarray, np.ndarray]:
+    """(decided, stamps) for the rows of a fixed-width byte grid laid out like ``layout``:
+    decided where every digit and separator is in place and the date and time are real.
+    Days since 1970 use the proleptic Gregorian days-from-civil formula (integer arithmetic;
+    numpy's own month/day conversions are several times slower)."""
+    columns = np.ascontiguousarray(grid.T)  # one row per character position: contiguous passes
+    ok = np.ones(len(grid), dtype=bool)
+    zero = np.uint8(ord("0"))
+    for i, ch in enumerate(layout):
+        ok &= (columns[i] - zero <= 9) if ch == "0" else (columns[i] == ord(ch))
+
+    def field(first: int, size: int) -> np.ndarray:
+        value = np.zeros(len(grid), dtype=np.int32)  # int32 halves the memory touched
+        for k in range(first, min(first + size, len(layout))):  # no time part: midnight
+            value *= 10
+            value += columns[k] - zero
+        return value
+
+    year, month, day = field(0, 4), field(5, 2), field(8, 2)
+    hour, minute, second = field(11, 2), field(14, 2), field(17, 2)
+    ok &= (year >= _ISO_YEARS[0]) & (year <= _ISO_YEARS[1]) & (month >= 1) & (month <= 12)
+    ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
+    month = np.where(ok, month, 1)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    ok &= (day >= 1) & (day <= _DAYS_IN_MONTH[month] + (leap & (month == 2)))
+    shifted = year - (month <= 2)
+    era = shifted // 400
+    of_era = shifted - era * 400
+    of_year = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    days = era * 146097 + of_era * 365 + of_era // 4 - of_era // 100 + of_year - 719468
+    seconds = days.astype(np.int64) * 86400 + (hour * 3600 + minute * 60 + second)
+    seconds *= 1_000_000
+    return ok, seconds.view("datetime64[us]")
 
 
 def _numeric_date_format(sample: pd.Series) -> str | None:
@@ -650,7 +775,37 @@ def detect_date_format(
     """Find the one format that parses the most values. When a day-first and a month-first
     format fit equally well (every day and month <= 12) the column is ambiguous: no guess,
     unless ``dayfirst`` says which convention the file uses."""
-    text = _as_text(series).dropna()
+    return _detect_text_format(_as_text(series), allow_numeric, dayfirst)
+
+
+def _format_literals(fmt: str) -> frozenset[str]:
+    """The characters a value must contain to match ``fmt`` (directives and spaces removed,
+    lower-cased: pandas matches literals ignoring case, and any run of spaces for a space)."""
+    return frozenset(ch.lower() for ch in re.sub(r"%.", "", fmt) if not ch.isspace())
+
+
+_LITERALS: dict[str, frozenset[str]] = {
+    fmt: _format_literals(fmt) for fmt in DATE_FORMATS if fmt != "ISO8601"
+}
+
+
+def _sample_rates(sample: pd.Series) -> dict[str, float]:
+    """Parse rate of every candidate format on the sample. A format whose separators appear in
+    no sampled value (``/`` for ISO dates) cannot parse any of them, so it scores 0 unparsed."""
+    present = set("".join(sample.tolist()).lower())
+    return {
+        fmt: float(_convert_dates(sample, fmt).notna().mean())
+        if _LITERALS.get(fmt, frozenset()) <= present
+        else 0.0
+        for fmt in DATE_FORMATS
+    }
+
+
+def _detect_text_format(
+    stripped: pd.Series, allow_numeric: bool, dayfirst: bool | None
+) -> DateGuess:
+    """:func:`detect_date_format` on text that is already stripped (empty cells missing)."""
+    text = stripped.dropna() if stripped.isna().any() else stripped
     # Formats are ranked on distinct values from an evenly spread slice of the column, so a
     # five-million-row file costs what a fifty-thousand-row one does.
     if len(text) > _DATE_DETECT_ROWS:
@@ -669,7 +824,7 @@ def detect_date_format(
         if numeric is not None:
             rate = float(_convert_dates(uniq, numeric).notna().mean())
             return DateGuess(numeric, rate)
-    rates = {fmt: float(_convert_dates(sample, fmt).notna().mean()) for fmt in DATE_FORMATS}
+    rates = _sample_rates(sample)
     best = max(rates.values())
     if best == 0:
         return DateGuess(None, 0.0)
@@ -699,6 +854,31 @@ def detect_date_format(
     return DateGuess(winner, best)
 
 
+_UNIQUE_SAMPLE = 10_000
+
+
+def _mostly_unique(text: pd.Series) -> bool:
+    """Whether a long column is mostly distinct values (then parsing each distinct value once
+    saves nothing), judged on an evenly spread sample and on a run of neighbouring rows (rows
+    of one order share a timestamp, which a spread sample would miss). Short columns: no."""
+    if len(text) <= _DEDUP_MIN_ROWS:
+        return False
+    middle = len(text) // 2
+    spread = np.linspace(0, len(text) - 1, _UNIQUE_SAMPLE).astype(int)
+    for sample in (text.iloc[spread], text.iloc[middle : middle + _UNIQUE_SAMPLE]):
+        sample = sample.dropna()
+        if sample.empty or sample.nunique() <= len(sample) // 2:
+            return False
+    return True
+
+
+def _in_ns_range(parsed: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """datetime64[ns] values with NaT outside pandas' nanosecond range, and where that was."""
+    in_range = parsed.isna() | ((parsed >= _NS_MIN) & (parsed <= _NS_MAX))
+    outside = ~in_range.to_numpy(dtype=bool)
+    return parsed.where(in_range).astype("datetime64[ns]").to_numpy(), outside
+
+
 @dataclass(frozen=True)
 class DateParse:
     """Parsed naive datetime64[ns] values, the format used and which non-empty cells failed."""
@@ -719,25 +899,25 @@ def parse_dates(
     """Parse a date column with an explicit or detected format; failures are counted, never
     guessed. Values outside pandas' nanosecond range are failures too."""
     text = _as_text(series)
-    text = text.mask(_null_tokens(text).fillna(False).astype(bool))
-    guess = (
-        DateGuess(fmt, 1.0)
-        if fmt
-        else detect_date_format(text, allow_numeric=allow_numeric, dayfirst=dayfirst)
-    )
+    text = text.mask(_null_tokens(text))
+    guess = DateGuess(fmt, 1.0) if fmt else _detect_text_format(text, allow_numeric, dayfirst)
     if guess.format is None:
         values = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
         bad = text.notna()
         return DateParse(values, bad.astype(bool), guess)
-    codes, uniq = pd.factorize(text)
-    parsed_uniq = _convert_dates(pd.Series(uniq, dtype="str"), guess.format)  # once per value
-    in_range = parsed_uniq.isna() | ((parsed_uniq >= _NS_MIN) & (parsed_uniq <= _NS_MAX))
-    out_of_range_uniq = ~in_range.to_numpy()
-    parsed_ns = parsed_uniq.where(in_range).astype("datetime64[ns]").to_numpy()
-    result = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
-    valid = codes >= 0
-    result[valid] = parsed_ns[codes[valid]]
-    out_of_range = int(out_of_range_uniq[codes[valid]].sum()) if len(uniq) else 0
+    if _mostly_unique(text):
+        # Timestamps to the second are nearly all distinct: factorising would hash every cell
+        # only to parse almost as many values, so the column is parsed as it is.
+        result, outside = _in_ns_range(_convert_dates(text, guess.format))
+        out_of_range = int(outside.sum())
+    else:
+        codes, uniq = pd.factorize(text)
+        distinct = _convert_dates(pd.Series(uniq, dtype="str"), guess.format)  # once per value
+        parsed_ns, outside = _in_ns_range(distinct)
+        result = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
+        valid = codes >= 0
+        result[valid] = parsed_ns[codes[valid]]
+        out_of_range = int(outside[codes[valid]].sum()) if len(uniq) else 0
     values = pd.Series(result, index=series.index, dtype="datetime64[ns]")
     bad = text.notna() & values.isna()
     if fmt:
@@ -802,8 +982,12 @@ def parse_labels(series: pd.Series) -> tuple[pd.Series, pd.Series]:
 def parse_ids(series: pd.Series) -> pd.Series:
     """IDs as stripped text: leading zeros kept, Excel's ``12345.0`` back to ``12345``."""
     text = _as_text(series)
-    text = text.mask(_null_tokens(text).fillna(False).astype(bool))
-    return text.str.replace(r"^(\d+)\.0+$", r"\1", regex=True).astype("str")
+    text = text.mask(_null_tokens(text))
+    # Only cells with a '.' can end in '.0': a long id column without any skips the regex.
+    dotted = text.str.contains(".", regex=False).fillna(False).astype(bool)
+    if dotted.any():
+        text = text.mask(dotted, text[dotted].str.replace(r"^(\d+)\.0+$", r"\1", regex=True))
+    return text.astype("str")
 
 
 def parse_text(series: pd.Series) -> pd.Series:
@@ -840,7 +1024,19 @@ _DATE_SHAPE = re.compile(
 
 
 def _profile(series: pd.Series, limit: int = 2000) -> _Profile:
-    text = _as_text(series).dropna()
+    """Value statistics on at most ``limit`` filled cells spread evenly over the column.
+
+    A long column is first thinned to an even spread of ``4 * limit`` cells, so detection costs
+    the same for a million rows as for ten thousand; a column too sparse to fill the sample from
+    that spread is read in full."""
+    text = None
+    if len(series) > 4 * limit:
+        spread = np.linspace(0, len(series) - 1, 4 * limit).astype(int)
+        text = _as_text(series.iloc[spread]).dropna()
+        if len(text) < limit:
+            text = None
+    if text is None:
+        text = _as_text(series).dropna()
     if text.empty:
         return _Profile(0)
     if len(text) > limit:
@@ -860,7 +1056,7 @@ def _profile(series: pd.Series, limit: int = 2000) -> _Profile:
         label_rate = 0.0
     date_rate, date_format = 0.0, None
     if text.str.fullmatch(_DATE_SHAPE).mean() >= 0.5:
-        guess = detect_date_format(text, allow_numeric=False)
+        guess = _detect_text_format(text, allow_numeric=False, dayfirst=None)
         date_rate, date_format = guess.rate, guess.format
         if guess.ambiguous:
             date_format = guess.alternatives[0]
@@ -1161,8 +1357,9 @@ def _type_column(
         explicit = options.date_formats.get(source) or options.date_formats.get(column)
         parsed = parse_dates(raw, explicit, dayfirst=options.dayfirst)
         fmt_used = parsed.guess.format
-        text = _as_text(raw)
-        if parsed.guess.ambiguous:
+        # Only a column without a usable format needs its filled cells (for the examples).
+        filled = _as_text(raw).notna().to_numpy() if fmt_used is None else None
+        if parsed.guess.ambiguous and filled is not None:
             problems.append(
                 Problem(
                     "error",
@@ -1170,16 +1367,16 @@ def _type_column(
                     {
                         "column": column,
                         "formats": list(parsed.guess.alternatives),
-                        "examples": _examples(raw, text.notna().to_numpy()),
+                        "examples": _examples(raw, filled),
                     },
                 )
             )
-        elif fmt_used is None and text.notna().any():
+        elif filled is not None and filled.any():
             problems.append(
                 Problem(
                     "error",
                     "schema.problem.unknown_date_format",
-                    {"column": column, "examples": _examples(raw, text.notna().to_numpy())},
+                    {"column": column, "examples": _examples(raw, filled)},
                 )
             )
         else:
@@ -1506,11 +1703,22 @@ def cancellation_ids(ids: pd.Series) -> pd.Series:
     ``C0001`` everywhere are ordinary ids). Dropping the flagged rows never flags new ones, so
     the rule gives the same answer when applied twice."""
     text = ids.astype("str")
-    flagged = text.str.fullmatch(r"[Cc]\d+").fillna(False).astype(bool)
-    plain = int(text.str.fullmatch(r"\d+").fillna(False).astype(bool).sum())
+    # Cheap passes instead of two regexes over every id: the C pattern is tried only on ids
+    # that start with C, and "digits only" is Arrow's ASCII-decimal test on ASCII ids (the
+    # regex's Unicode \d is needed only for the rare non-ASCII ones).
+    starts = text.str.startswith(("C", "c")).fillna(False).astype(bool).to_numpy()
+    flagged = np.zeros(len(text), dtype=bool)
+    if starts.any():
+        flagged[starts] = text[starts].str.fullmatch(r"[Cc]\d+").fillna(False).to_numpy(bool)
+    values = pa.array(text.array)
+    ascii_digits = pc.and_(pc.string_is_ascii(values), pc.ascii_is_decimal(values))
+    plain = int(pc.sum(pc.fill_null(ascii_digits, False)).as_py() or 0)
+    other = pc.invert(pc.fill_null(pc.string_is_ascii(values), True)).to_numpy(zero_copy_only=False)
+    if other.any():
+        plain += int(text[other].str.fullmatch(r"\d+").fillna(False).astype(bool).sum())
     if plain == 0 or plain < int(flagged.sum()):
         return pd.Series(False, index=ids.index)
-    return flagged
+    return pd.Series(flagged, index=ids.index)
 
 
 def _robust_z(values: pd.Series) -> pd.Series:
@@ -1720,7 +1928,7 @@ def duplicated_rows(frame: pd.DataFrame) -> pd.Series:
     compared by a 64-bit hash first, and only rows whose hash repeats are compared in full."""
     if len(frame) < 50_000:
         return frame.duplicated()
-    hashes = pd.Series(pd.util.hash_pandas_object(frame, index=False).to_numpy(), index=frame.index)
+    hashes = pd.Series(row_hashes(frame), index=frame.index)
     candidates = hashes.duplicated(keep=False).to_numpy()
     result = pd.Series(False, index=frame.index)
     if candidates.any():

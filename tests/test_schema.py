@@ -1124,3 +1124,247 @@ def test_typed_table_type() -> None:
     assert isinstance(typed, TypedTable)
     assert typed.table == "transactions"
     assert typed.source_columns[0] == "客户编号"
+
+
+# --------------------------------------------------------------------------------------------
+# Fast paths for long columns: each must give exactly what the plain path gives
+# --------------------------------------------------------------------------------------------
+
+
+def _awkward_texts(n: int, seed: int = 5) -> pd.Series:
+    """Ids, numbers, null tokens, spaces, Unicode and blanks mixed, with repeats."""
+    rng = np.random.default_rng(seed)
+    pool = [
+        "00123",
+        "123.0",
+        "123.00",
+        "4.5",
+        " 7 ",
+        "",
+        "  ",
+        "N/A",
+        "null",
+        "NULL",
+        "None",
+        "—",
+        "#N/A",
+        "nİl",
+        "nil",
+        "Nan",
+        "?",
+        "-",
+        "--",
+        "C536379",
+        "c12",
+        "C",
+        "Cx1",
+        "١٢٣",
+        "12",
+        "１２",
+        "ABC-01",
+        "x.0",
+        "1.0.0",
+        "12.0 ",
+        None,
+        "10,5",
+        "1,234.50",
+        "¥1,200",
+        "(12.50)",
+    ]
+    picks = rng.integers(0, len(pool), n)
+    values = [pool[i] if i % 3 else f"{pool[i] or ''}{k % 997}" for k, i in enumerate(picks)]
+    return pd.Series(values, dtype="str")
+
+
+def test_null_tokens_match_lower_casing_every_cell() -> None:
+    from crm_core.schema import _NULL_TOKENS, _null_tokens
+
+    text = _awkward_texts(5_000)
+    expected = text.str.lower().isin(_NULL_TOKENS).fillna(False).astype(bool)
+    assert _null_tokens(text).tolist() == expected.tolist()
+    long_only = pd.Series(["abcdef", None, "123456"], dtype="str")
+    assert _null_tokens(long_only).tolist() == [False, False, False]
+
+
+def test_ids_fast_path_equals_the_regex_on_every_cell() -> None:
+    from crm_core.schema import _NULL_TOKENS, _as_text
+
+    text = _awkward_texts(5_000)
+    plain = _as_text(text)
+    plain = plain.mask(plain.str.lower().isin(_NULL_TOKENS).fillna(False).astype(bool))
+    expected = plain.str.replace(r"^(\d+)\.0+$", r"\1", regex=True).astype("str")
+    pd.testing.assert_series_equal(parse_ids(text), expected)
+    no_dots = pd.Series(["O0001", " 0002 ", None], dtype="str")
+    assert parse_ids(no_dots).tolist()[:2] == ["O0001", "0002"]
+
+
+def test_factorize_text_equals_factorizing_stripped_text() -> None:
+    from crm_core.schema import _as_text, _factorize_text
+
+    for text in (_awkward_texts(3_000), pd.Series([None, " "], dtype="str")):
+        codes, distinct = _factorize_text(text)
+        expected_codes, expected = pd.factorize(_as_text(text))
+        assert codes.tolist() == expected_codes.tolist()
+        assert distinct.tolist() == list(expected)
+
+
+@pytest.mark.parametrize("decimal", [".", ","])
+def test_long_number_columns_parse_like_short_ones(
+    decimal: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import crm_core.schema as schema
+
+    text = _awkward_texts(30_000)  # above the dedup threshold, few distinct values
+    fast = parse_numbers(text, decimal)
+    monkeypatch.setattr(schema, "_DEDUP_MIN_ROWS", 10**9)
+    plain = parse_numbers(text, decimal)
+    pd.testing.assert_series_equal(fast.values, plain.values)
+    pd.testing.assert_series_equal(fast.bad, plain.bad)
+
+
+def _timestamp_texts(n: int, fmt: str, seed: int = 3) -> pd.Series:
+    rng = np.random.default_rng(seed)
+    stamps = pd.Timestamp("1990-01-01") + pd.to_timedelta(rng.integers(0, 40 * 365 * 86400, n), "s")
+    values = pd.Series(stamps.strftime(fmt), dtype=object)
+    odd = [
+        "2023-02-30 00:00:00",
+        "2023-13-01 00:00:00",
+        "2023-00-10 10:00:00",
+        "2023-01-01 24:00:00",
+        "2023-01-01 23:60:00",
+        "2023-01-01 23:59:60",
+        "1500-01-01 00:00:00",
+        "2300-01-01",
+        "2023-1-5 3:04:05",
+        "2023-01-01t10:00:00",
+        "2023-01-01T10:00:00",
+        "abcd-ef-gh ij:kl:mn",
+        "2024-02-29 12:00:00",
+        "2023-02-29",
+        "2023-01-01",
+        "2023-01-01 10:00",
+        None,
+        "",
+        "２０２３-01-01",
+        "2023/01/01 00:00:00",
+        "1677-09-22 00:00:00",
+        "1678-01-01 00:00:00",
+        "2262-04-10",
+        "2261-12-31 23:59:59",
+        "0000-01-01",
+        "9999-12-31 23:59:59",
+        "2023-01-01 00:00:00.5",
+        "2023-01-01 10:00:00Z",
+        "+023-01-01",
+        "-023-01-01 00:00:00",
+        "2023-01-01 10:0",
+        "é023-01-01",
+        "1900-02-29",
+        "2000-02-29 00:00:00",
+        "2100-02-29",
+    ]
+    positions = rng.choice(n, 4 * len(odd), replace=False)
+    for k, pos in enumerate(positions):
+        values[pos] = odd[k % len(odd)]
+    return pd.Series(values, dtype="str")
+
+
+@pytest.mark.parametrize(
+    "fmt", ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
+)
+def test_iso_dates_from_bytes_equal_pandas(fmt: str) -> None:
+    from crm_core.schema import _ISO_FAST_MIN_ROWS, _as_text, _convert_dates, _pandas_dates
+
+    text = _as_text(_timestamp_texts(_ISO_FAST_MIN_ROWS + 5_000, fmt))
+    fast, plain = _convert_dates(text, fmt), _pandas_dates(text, fmt)
+    assert fast.dtype == plain.dtype
+    pd.testing.assert_series_equal(fast, plain)
+    sliced = text.iloc[3:-7]  # an Arrow array with an offset
+    pd.testing.assert_series_equal(_convert_dates(sliced, fmt), _pandas_dates(sliced, fmt))
+
+
+def test_mostly_unique_dates_parse_like_factorised_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    import crm_core.schema as schema
+
+    text = _timestamp_texts(40_000, "%Y-%m-%d %H:%M:%S")
+    assert schema._mostly_unique(schema._as_text(text))
+    direct = parse_dates(text)
+    monkeypatch.setattr(schema, "_mostly_unique", lambda _text: False)
+    factorised = parse_dates(text)
+    pd.testing.assert_series_equal(direct.values, factorised.values)
+    pd.testing.assert_series_equal(direct.bad, factorised.bad)
+    assert (direct.guess, direct.out_of_range) == (factorised.guess, factorised.out_of_range)
+    assert direct.out_of_range > 0  # 1500-01-01, 2300-01-01, … are counted on both paths
+
+
+def test_rows_sharing_a_timestamp_are_not_mostly_unique() -> None:
+    from crm_core.schema import _mostly_unique
+
+    stamps = pd.date_range("2024-01-01", periods=5_000, freq="min").strftime("%Y-%m-%d %H:%M")
+    repeated = pd.Series(np.repeat(stamps.to_numpy(), 8), dtype="str")  # eight lines per order
+    assert not _mostly_unique(repeated)
+
+
+def test_format_prefilter_never_drops_a_format_that_parses() -> None:
+    from crm_core.schema import _convert_dates, _sample_rates
+
+    stamp = datetime(2021, 3, 14, 15, 9, 26)
+    rendered = [stamp.strftime(f) for f in DATE_FORMATS if f != "ISO8601"]
+    variants = rendered + [v.upper() for v in rendered] + [v.lower() for v in rendered]
+    variants += [v.replace(" ", "  ") for v in rendered] + ["2021-03-14T15:09:26Z", "20210314"]
+    for value in variants:
+        sample = pd.Series([value], dtype="str")
+        rates = _sample_rates(sample)
+        for fmt in DATE_FORMATS:
+            assert rates[fmt] == float(_convert_dates(sample, fmt).notna().mean()), (value, fmt)
+
+
+def test_long_columns_are_profiled_on_an_even_spread() -> None:
+    rng = np.random.default_rng(2)
+    n = 30_000
+    frame = text_frame(
+        {
+            "col_a": [f"{i:07d}" for i in rng.integers(1, 5_000, n)],
+            "col_b": pd.date_range("2023-01-01", periods=n, freq="7min").strftime("%d/%m/%Y %H:%M"),
+            "col_c": [f"{v:.2f}" for v in rng.gamma(2.0, 10.0, n)],
+            "col_d": [None] * (n - 100) + ["x"] * 100,  # too sparse for the spread: read in full
+        }
+    )
+    short = auto_map(frame.iloc[::4].reset_index(drop=True))
+    assert auto_map(frame) == short
+    assert auto_map(frame).columns["col_b"] == "date"
+
+
+def test_cancellation_ids_fast_path_equals_the_regexes() -> None:
+    from crm_core.schema import cancellation_ids
+
+    def reference(ids: pd.Series) -> list[bool]:
+        text = ids.astype("str")
+        flagged = text.str.fullmatch(r"[Cc]\d+").fillna(False).astype(bool)
+        plain = int(text.str.fullmatch(r"\d+").fillna(False).astype(bool).sum())
+        if plain == 0 or plain < int(flagged.sum()):
+            return [False] * len(ids)
+        return flagged.tolist()
+
+    mixed = _awkward_texts(4_000)
+    for ids in (mixed, mixed[mixed.str.startswith("C").fillna(False)], mixed.iloc[:0]):
+        assert cancellation_ids(ids).tolist() == reference(ids)
+
+
+def test_hashed_duplicates_equal_pandas_duplicated() -> None:
+    from crm_core.schema import duplicated_rows
+
+    rng = np.random.default_rng(4)
+    n = 60_000
+    frame = pd.DataFrame(
+        {
+            "customer_id": pd.Series([f"{i:05d}" for i in rng.integers(0, 300, n)], dtype="str"),
+            "date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 50, n), "D"),
+            "amount": rng.choice([0.0, -0.0, 1.5, np.nan, np.inf], n),
+            "label": pd.array(rng.choice([0, 1], n), dtype="Int8"),
+        }
+    )
+    frame.loc[frame.index[::7], "customer_id"] = None
+    found = duplicated_rows(frame)
+    assert found.any()
+    pd.testing.assert_series_equal(found, frame.duplicated())

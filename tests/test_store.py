@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -166,3 +167,55 @@ def test_bad_names_and_tables_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError):
         ws.save_dataset("x", {"customers": _tables()["customers"].iloc[:0]})
     assert ws.dataset_names() == []
+
+
+def test_one_edited_cell_of_any_type_changes_the_row_hashes() -> None:
+    """The fingerprint hashes every cell of every column type, in row order."""
+    from crm_core.store import frame_fingerprint, row_hashes
+
+    frame = pd.DataFrame(
+        {
+            "customer_id": pd.Series(["00001", "00002", None], dtype="str"),
+            "date": pd.to_datetime(["2024-01-01 00:00", None, "2024-03-01 10:00"]),
+            "amount": [1.5, np.nan, -2.0],
+            "churn": pd.array([1, None, 0], dtype="Int8"),
+            "plan": pd.Categorical(["a", "b", "a"]),
+            "vip": [True, False, True],
+        }
+    )
+    hashes = row_hashes(frame)
+    assert hashes.dtype == np.uint64 and len(set(hashes.tolist())) == 3
+    assert row_hashes(frame.iloc[::-1]).tolist() == hashes[::-1].tolist()
+    edits = {
+        "customer_id": "00003",
+        "date": pd.Timestamp("2024-01-02"),
+        "amount": 1.25,
+        "churn": 0,
+        "plan": "b",
+        "vip": False,
+    }
+    for column, value in edits.items():
+        edited = frame.copy()
+        edited.loc[0, column] = value
+        changed = row_hashes(edited) != hashes
+        assert changed.tolist() == [True, False, False], column
+        assert frame_fingerprint(edited) != frame_fingerprint(frame)
+
+
+def test_frames_arrow_cannot_hold_are_still_hashed() -> None:
+    frame = pd.DataFrame({"a": pd.Series([1, "x", None], dtype=object), "b": [1.0, 2.0, 3.0]})
+    expected = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    assert store_module.row_hashes(frame).tolist() == expected.tolist()
+    edited = frame.copy()
+    edited.loc[1, "a"] = "y"
+    assert store_module.row_hashes(edited).tolist() != expected.tolist()
+    assert store_module.row_hashes(frame.iloc[:, :0]).tolist() == [0, 0, 0]
+
+
+def test_categories_are_hashed_by_value_not_code() -> None:
+    from crm_core.store import row_hashes
+
+    first = pd.DataFrame({"plan": pd.Categorical(["a", "b"])})
+    renamed = pd.DataFrame({"plan": pd.Categorical(["z", "b"], categories=["z", "b"])})
+    assert row_hashes(first).tolist()[1] == row_hashes(renamed).tolist()[1]
+    assert row_hashes(first).tolist()[0] != row_hashes(renamed).tolist()[0]
