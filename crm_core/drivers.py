@@ -417,13 +417,13 @@ def _segment_feature(
     """The customer's segment; none when switched off, or (with a note) when there is none."""
     if params.segmentation == NO_SEGMENTS:
         return {}, {}
-    from crm_core.segment_labels import segment_labels
+    from crm_core.segment_labels import RFM_CHOICE, segment_labels
 
     try:
         segments = segment_labels(dataset, params.segmentation, workspace, lang)
     except DataRequirementError:
-        if params.segmentation is not None:
-            raise
+        if params.segmentation not in (None, RFM_CHOICE):
+            raise  # a named segmentation that cannot be read is the user's to fix
         notes.append(Note("drivers.note.no_segments", {}))
         return {}, {}
     values = customer_ids.astype("str").map(segments).astype(object)
@@ -986,7 +986,12 @@ def what_if_curve(
     if feature in result.categorical:
         grid = [MISSING if v is None else str(v) for v in grid]
     else:
-        grid = [float(v) for v in grid]  # type: ignore[arg-type]
+        try:
+            grid = [float(v) for v in grid]  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ParameterError(
+                "drivers.error.bad_value", hint="drivers.hint.number", feature=feature
+            ) from None
     if not grid:
         return pd.DataFrame({"value": [], "predicted": []})
     sample = result.sample

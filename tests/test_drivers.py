@@ -34,6 +34,7 @@ from crm_core.drivers import (
 from crm_core.errors import CrmError, DataRequirementError, ParameterError
 from crm_core.importer import save_prepared
 from crm_core.sample import load_sample
+from crm_core.segment_labels import RFM_CHOICE
 from crm_core.store import Workspace
 from crm_core.tables import Dataset
 from tests.test_importer import OLIST_FILES, _file, _prepare
@@ -244,8 +245,18 @@ def test_the_planted_delay_is_the_leading_driver_and_lowers_the_score(
     curve = toy_result.partial_dependence[DELAY]
     assert curve["predicted"].iloc[-1] < curve["predicted"].iloc[0]
     assert what_if_curve(toy_result, DELAY, [4])["predicted"].iloc[0] == pytest.approx(late)
-    with pytest.raises(ParameterError):
-        what_if(toy_result, "no such driver", 1)
+    assert _key(lambda: what_if(toy_result, "no such driver", 1)) == "drivers.error.unknown_feature"
+    assert _key(lambda: what_if(toy_result, DELAY, "late")) == "drivers.error.bad_value"
+
+
+def test_without_segments_for_rfm_the_drivers_run_with_a_note() -> None:
+    data = _toy()
+    data.tables["transactions"] = data.tables["transactions"].drop(columns=["unit_price"])
+    table = build_driver_table(data, DriverParams(segmentation=RFM_CHOICE))
+    assert "segment" not in table.features
+    assert [n.key for n in table.notes] == ["drivers.note.no_segments", "drivers.note.date_columns"]
+    with_rfm = build_driver_table(_toy(), DriverParams(segmentation=RFM_CHOICE))
+    assert "segment" in with_rfm.categorical
 
 
 def test_satisfied_target_and_model_comparison() -> None:
