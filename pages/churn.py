@@ -39,6 +39,9 @@ from crm_core.tables import Dataset
 from pages._ui import export_buttons, get_workspace, labels, lang, require_dataset, show_error, tr
 
 MODEL_KIND = "churn"
+DEFAULTS = ChurnModelParams()
+DEPTHS = (4, 6, 8, 10, 12, 16, 20, 30, None)  # random forest; None: unlimited
+WINDOW_DAYS = 90  # default inactivity window; also places a churn column's default as-of date
 
 
 @st.cache_data(max_entries=8, ttl=3600, show_spinner=False)
@@ -64,10 +67,13 @@ def run_model(dataset: Dataset, label: ChurnLabelParams, model: ChurnModelParams
 
 
 def _label_controls(dataset: Dataset) -> ChurnLabelParams | None:
+    """Label source and dates. With transactions the derived label comes first (features
+    strictly before its as-of date); a churn column then gets an as-of date too, because
+    features that cover the period in which the column was decided leak the answer."""
     customers = dataset.get("customers")
     has_column = customers is not None and "churn" in customers.columns
     has_tx = dataset.has("transactions", "customer_id", "date")
-    sources = [s for s, ok in (("column", has_column), ("derived", has_tx)) if ok]
+    sources = [s for s, ok in (("derived", has_tx), ("column", has_column)) if ok]
     if not sources:
         st.info(tr("churn.page.needs"))
         return None
@@ -78,13 +84,23 @@ def _label_controls(dataset: Dataset) -> ChurnLabelParams | None:
         key="churn_source",
         format_func=labels(sources, lambda s: tr(f"churn.page.source.{s}")),
     )
-    if source == "column":
+    if source == "column" and not has_tx:
         return ChurnLabelParams(label_column="churn")
     tx = dataset.tables["transactions"]
     first, last = tx["date"].min().date(), tx["date"].max().date()
+    if source == "column":
+        label_as_of = st.date_input(
+            tr("churn.page.label_as_of"),
+            value=_latest_as_of(first, last, WINDOW_DAYS),
+            min_value=first + dt.timedelta(days=1),
+            max_value=last + dt.timedelta(days=1),
+            key="churn_label_as_of",
+            help=tr("churn.page.label_as_of_help"),
+        )
+        return ChurnLabelParams(label_column="churn", as_of=pd.Timestamp(label_as_of))
     cols = st.columns(3)
-    days = cols[1].slider(tr("churn.page.inactive_days"), 14, 365, 90, 1, key="churn_days")
-    default_as_of = max(first + dt.timedelta(days=1), last - dt.timedelta(days=days - 1))
+    days = cols[1].slider(tr("churn.page.inactive_days"), 14, 365, WINDOW_DAYS, 1, key="churn_days")
+    default_as_of = _latest_as_of(first, last, days)
     as_of = cols[0].date_input(
         tr("churn.page.as_of"),
         value=default_as_of,
@@ -108,6 +124,11 @@ def _label_controls(dataset: Dataset) -> ChurnLabelParams | None:
     except CrmError as error:
         show_error(error)
         return None
+
+
+def _latest_as_of(first: dt.date, last: dt.date, days: int) -> dt.date:
+    """The latest as-of date whose ``days``-day window still fits in the data."""
+    return max(first + dt.timedelta(days=1), last - dt.timedelta(days=days - 1))
 
 
 def _model_controls() -> ChurnModelParams | None:
@@ -140,11 +161,25 @@ def _model_controls() -> ChurnModelParams | None:
             help=tr("churn.page.C_help"),
         )
         n_estimators = row[2].slider(
-            tr("churn.page.n_estimators"), 50, 500, 100, 50, key="churn_trees"
+            tr("churn.page.n_estimators"), 20, 500, DEFAULTS.n_estimators, 10, key="churn_trees"
         )
-        max_depth = row[3].slider(tr("churn.page.max_depth"), 2, 30, 10, key="churn_depth")
+        max_depth = row[2].select_slider(
+            tr("churn.page.max_depth"),
+            DEPTHS,
+            DEFAULTS.max_depth,
+            key="churn_depth",
+            format_func=labels(
+                DEPTHS, lambda d: tr("churn.page.unlimited") if d is None else str(d)
+            ),
+        )
         learning_rate = row[3].select_slider(
-            tr("churn.page.learning_rate"), (0.01, 0.03, 0.05, 0.1, 0.2), 0.05, key="churn_lr"
+            tr("churn.page.learning_rate"),
+            (0.01, 0.03, 0.05, 0.1, 0.2),
+            DEFAULTS.learning_rate,
+            key="churn_lr",
+        )
+        max_iter = row[3].slider(
+            tr("churn.page.max_iter"), 20, 500, DEFAULTS.max_iter, 10, key="churn_rounds"
         )
         st.form_submit_button(tr("churn.page.train"), type="primary", icon=":material/play_arrow:")
     try:
@@ -156,8 +191,9 @@ def _model_controls() -> ChurnModelParams | None:
             C=float(c),
             svm_C=float(c) / 10,
             n_estimators=int(n_estimators),
-            max_depth=int(max_depth),
+            max_depth=None if max_depth is None else int(max_depth),
             learning_rate=float(learning_rate),
+            max_iter=int(max_iter),
         )
     except CrmError as error:
         show_error(error)

@@ -135,6 +135,7 @@ def test_odd_label_values_are_named() -> None:
         C.build_churn_frame(_dataset(customers), LABEL)
     message = err.value.message("en")
     assert "maybe" in message and "“2”" in message and "3 values" in message
+    assert "Accepted: Yes/No, 是/否, 1/0, true/false" in message
     assert "是/否" in err.value.message("zh")
 
 
@@ -363,6 +364,50 @@ def test_every_model_and_class_weight(contract: Dataset) -> None:
     assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
     names = C.comparison_table(comparison, "zh")["name"].tolist()
     assert names[0] == "逻辑回归" and names[4] == "逻辑回归" and "tenure" in names[-1]
+
+
+def test_comparison_gives_each_model_what_it_gives_alone(contract: Dataset) -> None:
+    """A comparison shares the folds' preprocessing between models; the numbers stay the same."""
+    params = [_params(m) for m in ("logreg", "hgb", "svm")]
+    comparison = C.compare_models(contract, LABEL, params)
+    for p in params:
+        alone = C.run_churn(contract, LABEL, p)
+        shared = comparison.results[p.model]
+        pd.testing.assert_frame_equal(shared.evaluation, alone.evaluation)
+        pd.testing.assert_frame_equal(shared.importance, alone.importance)
+        pd.testing.assert_frame_equal(shared.scores, alone.scores)
+        assert set(shared.timings) == {"evaluation", "final_fit", "explanation", "scores"}
+
+
+def test_categories_unseen_or_missing_when_scoring_are_handled(
+    contract: Dataset, hgb_result: C.ChurnResult
+) -> None:
+    """A contract type the model never saw counts as none of the known ones; a blank one is
+    the "(missing)" category; both get a probability and a factor text."""
+    customers = contract.tables["customers"].head(6).copy()
+    customers.loc[customers.index[:2], "contract"] = "Three year"
+    customers.loc[customers.index[2:4], "contract"] = None
+    for result in (hgb_result, C.run_churn(contract, LABEL, _params("logreg"))):
+        scores = C.score_dataset(result.model, _dataset(customers))
+        assert scores["probability"].between(0, 1).all() and len(scores) == 6
+        assert scores["factors_en"].str.len().gt(0).all()
+
+
+def test_suspiciously_perfect_score_warns_of_a_leak() -> None:
+    """The sample's churn column was decided in its last 90 days: with features from all the
+    data the score is perfect, and a note says the label leaks; features before the planted
+    date give a believable score and no such note."""
+    sample = load_sample()
+    fast = _params(explain=False)
+    leaky = C.run_churn(sample, C.ChurnLabelParams(label_column="churn"), fast)
+    assert leaky.metrics["roc_auc"] > 0.99
+    note = leaky.notes[0]
+    assert note.key == "churn.note.suspicious_auc_no_as_of"
+    assert "leaks into the features" in note.text("en") and "as-of date" in note.text("en")
+    assert "泄漏" in note.text("zh") and note.params["auc"] == f"{leaky.metrics['roc_auc']:.3f}"
+    honest = C.run_churn(sample, C.ChurnLabelParams(label_column="churn", as_of="2024-10-03"), fast)
+    assert 0.7 < honest.metrics["roc_auc"] < 0.99
+    assert not [n for n in honest.notes if n.key.startswith("churn.note.suspicious_auc")]
 
 
 def test_time_limit(contract: Dataset) -> None:

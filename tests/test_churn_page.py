@@ -45,8 +45,9 @@ HEADLINE = {  # metric key -> how the page formats it
     "brier": "{:.3f}",
     "top_decile_lift": "{:.2f}×",
 }
-COLUMN = ChurnLabelParams(label_column="churn")
 PLANTED_AS_OF = dt.date(2024, 10, 3)  # sample: churned = no purchase in the final 90 days
+# the churn column with the page's default as-of date (features before the planted date)
+COLUMN = ChurnLabelParams(label_column="churn", as_of=pd.Timestamp(PLANTED_AS_OF))
 
 _RESULTS: dict[tuple[str, str], ChurnResult] = {}
 
@@ -78,8 +79,9 @@ def _form_params(at: AppTest) -> ChurnModelParams:
         C=c,
         svm_C=c / 10,
         n_estimators=int(at.slider(key="churn_trees").value),
-        max_depth=int(at.slider(key="churn_depth").value),
+        max_depth=at.select_slider(key="churn_depth").value,
         learning_rate=float(at.select_slider(key="churn_lr").value),
+        max_iter=int(at.slider(key="churn_rounds").value),
     )
 
 
@@ -144,6 +146,12 @@ def _submit(at: AppTest) -> None:
     _ok(at)
 
 
+def _to_column(at: AppTest) -> None:
+    at.radio(key="churn_source").set_value("column")
+    at.run()
+    _ok(at)
+
+
 def _to_derived(at: AppTest, as_of: dt.date = PLANTED_AS_OF) -> None:
     at.radio(key="churn_source").set_value("derived")
     at.run()
@@ -159,13 +167,13 @@ def test_page_renders_in_both_languages(sample_workspace: Path, lang: str) -> No
     _ok(at)
     assert at.title[0].value == t("churn.page.title", lang)
     assert [tab.label for tab in at.tabs] == [t(f"churn.page.tab.{n}", lang) for n in TABS]
-    # the sample has a churn column, offered first; transactions allow a derived label too
+    # the sample has transactions, so the derived label comes first; its churn column second
     assert at.radio(key="churn_source").options == [
-        t("churn.page.source.column", lang),
         t("churn.page.source.derived", lang),
+        t("churn.page.source.column", lang),
     ]
-    assert at.radio(key="churn_source").value == "column"
-    frame = build_churn_frame(_sample(sample_workspace), COLUMN)
+    assert at.radio(key="churn_source").value == "derived"
+    frame = build_churn_frame(_sample(sample_workspace), _derived())
     assert [i.value for i in at.info] == [frame.definition[lang]]
     assert len(_tab(at, "evaluation", lang).get("plotly_chart")) == 6
     assert len(_tab(at, "why", lang).get("plotly_chart")) == 2
@@ -180,8 +188,9 @@ def test_headline_metrics_equal_the_core(sample_workspace: Path) -> None:
     _ok(at)
     params = _form_params(at)
     assert params.model == "logreg" and params.validation == "auto" and params.cv_folds == 5
-    expected = _core(_sample(sample_workspace), COLUMN, params)
-    assert expected.validation == "cv"
+    assert params == ChurnModelParams(C=1.0, svm_C=0.1)  # the form starts at the core defaults
+    expected = _core(_sample(sample_workspace), _derived(), params)
+    assert expected.validation == "time"
     assert _headline(at) == _expected_headline(expected)
     assert _rate_caption(expected) in [c.value for c in at.caption]
     assert at.slider(key="churn_threshold").value == pytest.approx(expected.threshold)
@@ -261,6 +270,47 @@ def test_changing_the_model_needs_submit_and_changes_the_metrics(
     assert at.text_input(key="churn_model_name").value == f"sample · {model_name(model, 'en')}"
 
 
+def test_default_on_the_sample_is_the_derived_label_with_a_believable_score(
+    sample_workspace: Path,
+) -> None:
+    """The sample's churn column was decided in its last 90 days; the page's default label is
+    derived from purchases (features strictly before the as-of date), so no leak, no warning."""
+    at = run_page(PAGE, "en")
+    _ok(at)
+    assert at.radio(key="churn_source").value == "derived"
+    assert at.date_input(key="churn_as_of").value == PLANTED_AS_OF
+    expected = _core(_sample(sample_workspace), _derived(), _form_params(at))
+    roc_auc = float(_headline(at)["roc_auc"])
+    assert roc_auc == pytest.approx(expected.metrics["roc_auc"], abs=5e-4)
+    assert 0.7 < roc_auc < 0.99
+    assert not [w for w in at.warning if "leaks into the features" in w.value]
+
+
+def test_churn_column_with_features_after_its_date_warns_of_a_leak(sample_workspace: Path) -> None:
+    """Picking the churn column offers its as-of date (the planted one by default); moving it
+    past the data lets the features see the churn and the page says the score is too good."""
+    at = run_page(PAGE, "en")
+    _to_column(at)
+    honest = _core(_sample(sample_workspace), COLUMN, _form_params(at))
+    assert _headline(at) == _expected_headline(honest) and honest.metrics["roc_auc"] < 0.99
+    assert not [w for w in at.warning if "leaks into the features" in w.value]
+
+    everything = dt.date(2025, 1, 1)  # the day after the last purchase: all data are features
+    at.date_input(key="churn_label_as_of").set_value(everything)
+    at.run()
+    _ok(at)
+    leaky = _core(
+        _sample(sample_workspace),
+        ChurnLabelParams(label_column="churn", as_of=pd.Timestamp(everything)),
+        _form_params(at),
+    )
+    assert _headline(at) == _expected_headline(leaky)
+    assert leaky.metrics["roc_auc"] > 0.99
+    warnings = [w.value for w in at.warning if "leaks into the features" in w.value]
+    assert warnings == [leaky.notes[0].text("en")]
+    assert "suspiciously perfect" in warnings[0] and "2025-01-01" in warnings[0]
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_derived_label_shows_its_definition_and_churn_rate(
     sample_workspace: Path, lang: str
@@ -285,7 +335,8 @@ def test_derived_label_shows_its_definition_and_churn_rate(
 
 def test_risk_list_ranks_customers_by_probability(sample_workspace: Path) -> None:
     at = run_page(PAGE, "en")
-    _ok(at)
+    _to_column(at)  # a label column: every labelled customer with an out-of-fold probability
+    assert at.date_input(key="churn_label_as_of").value == PLANTED_AS_OF
     expected = risk_list(_core(_sample(sample_workspace), COLUMN, _form_params(at)))
     tab = _tab(at, "risk")
     tables = [d.value for d in tab.dataframe if "rank" in d.value.columns]
@@ -342,7 +393,7 @@ def test_comparing_models_lists_each_beside_the_baselines(
     params = _form_params(at)
     comparison = compare_models(
         _sample(sample_workspace),
-        COLUMN,
+        _derived(),
         [
             ChurnModelParams(
                 model=m,
@@ -396,7 +447,7 @@ def test_saving_a_model_and_scoring_with_it(sample_workspace: Path) -> None:
     saved = workspace.list_models("churn")
     assert [m["name"] for m in saved] == ["Sample churn model"]
     meta = saved[0]["meta"]
-    expected = _core(_sample(sample_workspace), COLUMN, _form_params(at))
+    expected = _core(_sample(sample_workspace), _derived(), _form_params(at))
     assert meta["dataset"] == "sample" and meta["model"] == "logreg"
     assert meta["metrics"]["roc_auc"] == pytest.approx(expected.metrics["roc_auc"])
 
