@@ -24,6 +24,7 @@ from sklearn.metrics import (
 from crm_core import churn as C
 from crm_core.charts import churn as charts
 from crm_core.errors import DataRequirementError, InputError, ParameterError
+from crm_core.i18n import t
 from crm_core.sample import load_sample
 from crm_core.tables import Dataset
 
@@ -618,6 +619,23 @@ def test_charts(logreg_result: C.ChurnResult, hgb_result: C.ChurnResult) -> None
     assert np.array(zh.data[0].z).tolist() == [[m["tn"], m["fp"]], [m["fn"], m["tp"]]]
     names = [trace.name for trace in charts.roc_chart(both).data]
     assert names[0].startswith("Logistic regression (AUC 0.")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_gains_chart_writes_its_shared_x_title_once(
+    logreg_result: C.ChurnResult, lang: str
+) -> None:
+    """Both panels share "share of customers contacted": written once, centred under both (two
+    copies at half a page's width ran into each other), and the legend sits below it."""
+    fig = charts.gains_chart(logreg_result, lang)
+    x_title = t("churn.chart.gains.x", lang)
+    texts = [a.text for a in fig.layout.annotations]
+    assert texts.count(x_title) == 1
+    assert fig.layout.xaxis.title.text is None and fig.layout.xaxis2.title.text is None
+    annotation = next(a for a in fig.layout.annotations if a.text == x_title)
+    assert annotation.x == 0.5 and annotation.xref == "paper" and annotation.yanchor == "top"
+    assert fig.layout.legend.y < 0 and fig.layout.margin.b >= 100
+    assert fig.layout.xaxis.domain[1] < fig.layout.xaxis2.domain[0]
 
 
 def test_charts_escape_user_feature_names() -> None:

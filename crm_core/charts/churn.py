@@ -182,7 +182,7 @@ def confusion_chart(
 def gains_chart(result: ChurnResult, lang: str = "en") -> go.Figure:
     """Cumulative gains (share of churners reached) and lift by share of customers contacted."""
     gains = result.gains
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.22)
     fig.add_trace(
         go.Scatter(
             x=gains["share_contacted"],
@@ -220,13 +220,27 @@ def gains_chart(result: ChurnResult, lang: str = "en") -> go.Figure:
         col=2,
     )
     fig.add_hline(y=1.0, line={"color": REFERENCE_COLOR, "dash": "dash"}, row=1, col=2)
-    for col in (1, 2):
-        fig.update_xaxes(
-            title_text=t("churn.chart.gains.x", lang), tickformat=".0%", row=1, col=col
-        )
+    # Both panels share one x-axis title, written once under both: at half a page's width two
+    # copies of it ran into each other. Three ticks keep the labels level in a narrow panel.
+    fig.update_xaxes(tickformat=".0%", tickvals=[0, 0.5, 1], range=[0, 1])
+    fig.add_annotation(
+        text=t("churn.chart.gains.x", lang),
+        x=0.5,
+        y=0,
+        xref="paper",
+        yref="paper",
+        xanchor="center",
+        yanchor="top",
+        yshift=-30,
+        showarrow=False,
+    )
     fig.update_yaxes(title_text=t("churn.chart.gains.y", lang), tickformat=".0%", row=1, col=1)
     fig.update_yaxes(title_text=t("churn.chart.lift.y", lang), row=1, col=2)
-    return _layout(fig, t("churn.chart.gains.title", lang), lang)
+    fig = _layout(fig, t("churn.chart.gains.title", lang), lang)
+    fig.update_layout(
+        margin={"b": 100}, legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0.0}
+    )
+    return fig
 
 
 def calibration_chart(results: Results, lang: str = "en") -> go.Figure:
