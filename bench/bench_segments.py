@@ -115,6 +115,7 @@ def page_redraw() -> dict:
     from streamlit.testing.v1 import AppTest
 
     from crm_core.cli import ensure_sample
+    from crm_core.i18n import t
     from crm_core.store import Workspace
 
     original = PagesManager.__init__
@@ -133,6 +134,9 @@ def page_redraw() -> dict:
     started = time.perf_counter()
     at.run()
     first = time.perf_counter() - started
+    # k is changed where the user changes it: on the Clusters tab (the RFM tab runs only open)
+    at.session_state["seg_tab"] = t("seg.tab.clusters", "en")
+    at.run()
     timings = []
     for k in (6, 4, 7):
         at.slider(key="seg_k").set_value(k)

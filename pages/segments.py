@@ -410,9 +410,8 @@ def _compare_tab(dataset: Dataset, as_of: pd.Timestamp | None) -> None:
     if dataset.has("transactions", "customer_id", "date"):
         try:
             rfm = _rfm(dataset.fingerprint, as_of, dataset)
-            options[tr("seg.compare.rfm")] = rfm.customers["segment"].map(
-                lambda s: segment_name(s, lang())
-            )
+            names = {s: segment_name(s, lang()) for s in rfm.summary.index}
+            options[tr("seg.compare.rfm")] = rfm.customers["segment"].map(names)
         except CrmError:
             pass
     current = st.session_state.get("seg_current_clusters")
@@ -455,12 +454,19 @@ try:
 except CrmError as error:
     show_error(error)
     st.stop()
+# RFM and Compare run only while open: on the sample the RFM tab's Excel export and the Compare
+# tab's saved segmentations cost more than the k change itself (AppTest timing in
+# bench/bench_segments.py). Clusters always runs: Compare offers its current result.
 rfm_tab, cluster_tab, compare_tab = st.tabs(
-    [tr("seg.tab.rfm"), tr("seg.tab.clusters"), tr("seg.tab.compare")]
+    [tr("seg.tab.rfm"), tr("seg.tab.clusters"), tr("seg.tab.compare")],
+    key="seg_tab",
+    on_change="rerun",
 )
-with rfm_tab:
-    _rfm_tab(dataset, as_of)
+if rfm_tab.open:
+    with rfm_tab:
+        _rfm_tab(dataset, as_of)
 with cluster_tab:
     _clusters_tab(dataset, features, as_of)
-with compare_tab:
-    _compare_tab(dataset, as_of)
+if compare_tab.open:
+    with compare_tab:
+        _compare_tab(dataset, as_of)

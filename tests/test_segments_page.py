@@ -239,11 +239,36 @@ def test_saving_a_segmentation_stores_it_in_the_workspace(sample_workspace: Path
     counts = frame["segment_name"].value_counts()
     assert counts.to_dict() == dict(zip(shown["name"], shown["customers"], strict=True))
 
-    # the Compare tab now offers the saved segmentation
+    # the Compare tab (it runs once opened) now offers the saved segmentation
+    at.session_state["seg_tab"] = t("seg.tab.compare", "en")
     at.run()
     _ok(at)
     options = at.selectbox(key="seg_cmp_a").options
     assert t("seg.compare.saved", "en", name="Five groups") in options
+
+
+def test_rfm_and_compare_run_only_while_open(sample_workspace: Path) -> None:
+    """A k change on the Clusters tab does not redraw the RFM tab (its Excel export costs more
+    than the change); the Clusters tab always runs, so Compare offers its current result."""
+    at = run_page(PAGE, "en", seg_tab=t("seg.tab.clusters", "en"))
+    _ok(at)
+    assert not _tab(at, "seg.tab.rfm").get("download_button")
+    assert _metric(_tab(at, "seg.tab.clusters"), "seg.m.segments") == "5"
+    at.session_state["seg_tab"] = t("seg.tab.compare", "en")
+    at.run()
+    _ok(at)
+    assert at.selectbox(key="seg_cmp_a").options[:2] == [
+        t("seg.compare.rfm", "en"),
+        t("seg.compare.current", "en"),
+    ]
+    assert _tab(at, "seg.tab.compare").metric  # the ARI of RFM vs the current clusters
+    at.session_state["seg_tab"] = t("seg.tab.rfm", "en")
+    at.run()
+    _ok(at)
+    assert {d.key for d in _tab(at, "seg.tab.rfm").get("download_button")} == {
+        "rfm:csv",
+        "rfm:xlsx",
+    }
 
 
 def test_settings_survive_a_visit_to_another_page(sample_workspace: Path) -> None:
