@@ -467,6 +467,30 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drivers(args: argparse.Namespace) -> int:
+    """What drives satisfaction: cross-validated model, importance, partial dependence (JSON)."""
+    from crm_core.drivers import DriverParams, drivers_payload, importance_table, run_drivers
+    from crm_core.export import to_csv_bytes
+
+    dataset = load_dataset_arg(args, args.dataset, args.mapping)
+    params = DriverParams(
+        target=args.target,
+        scale=args.scale,
+        satisfied_threshold=args.threshold,
+        model=args.model,
+        cv_folds=args.cv,
+        seed=args.seed,
+        segmentation=args.segmentation,
+    )
+    result = run_drivers(dataset, params, _workspace(args), args.lang)
+    payload = drivers_payload(result, args.lang)
+    if args.out:
+        Path(args.out).write_bytes(to_csv_bytes(importance_table(result, args.lang)))
+        payload["out"] = args.out
+    _print_json(payload, args.json)
+    return 0
+
+
 def _date_arg(value: str, name: str) -> Any:
     """A date option as a Timestamp, or a typed error naming the option."""
     import pandas as pd
@@ -650,15 +674,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fc.add_argument("--freq", choices=("W", "M"), default="M", help="weekly or monthly periods")
     fc.add_argument("--horizon", type=int, default=6, help="periods ahead")
-    fc.add_argument(
-        "--by", help="split by 'segment' or a column (channel, category, country, …)"
-    )
+    fc.add_argument("--by", help="split by 'segment' or a column (channel, category, country, …)")
     fc.add_argument(
         "--segmentation", help="saved segmentation for --by segment (default: newest, else RFM)"
     )
-    fc.add_argument(
-        "--model", choices=("auto", "ets", "trend", "ma", "snaive"), default="auto"
-    )
+    fc.add_argument("--model", choices=("auto", "ets", "trend", "ma", "snaive"), default="auto")
     fc.add_argument("--interval", type=float, default=0.95, help="prediction interval level")
     fc.add_argument("--origins", type=int, default=3, help="rolling backtest origins")
     fc.add_argument("--ma-window", type=int, default=3)
@@ -670,6 +690,22 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--out", help="write every model's forecast per group as CSV here")
     fc.add_argument("--json", help="write the JSON here instead of stdout")
     fc.set_defaults(handler=cmd_forecast)
+
+    drv = sub.add_parser(
+        "drivers", help="what drives satisfaction: model metrics and driver importance, as JSON"
+    )
+    drv.add_argument("dataset", help="workspace dataset name or a file path")
+    drv.add_argument("--target", choices=("score", "satisfied", "nps"), default="score")
+    drv.add_argument("--scale", choices=("auto", "1-5", "0-10", "binary"), default="auto")
+    drv.add_argument("--threshold", type=float, help="satisfied from this score up")
+    drv.add_argument("--model", choices=("linear", "rf", "hgb"), default="hgb")
+    drv.add_argument("--cv", type=int, default=5, help="cross-validation folds")
+    drv.add_argument("--seed", type=int, default=42)
+    drv.add_argument("--segmentation", help="saved segmentation to use as a driver")
+    drv.add_argument("--mapping", help="mapping JSON when DATASET is a file")
+    drv.add_argument("--out", help="write the driver importance CSV here")
+    drv.add_argument("--json", help="write the JSON here instead of stdout")
+    drv.set_defaults(handler=cmd_drivers)
 
     return parser
 

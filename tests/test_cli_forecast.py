@@ -80,3 +80,51 @@ def test_forecast_mistakes_are_one_line(sample_workspace: Path) -> None:
     assert "horizon" in line
     line = assert_user_error(crm(sample_workspace, "forecast", "nosuch", "--target", "revenue"))
     assert "nosuch" in line
+
+
+def test_drivers_json_equals_the_core_and_writes_importance(
+    sample_workspace: Path, tmp_path: Path
+) -> None:
+    from crm_core.drivers import DriverParams, run_drivers
+
+    out = tmp_path / "drivers.csv"
+    result = ok(
+        crm(
+            sample_workspace,
+            "drivers",
+            "sample",
+            "--model",
+            "linear",
+            "--cv",
+            "3",
+            "--out",
+            str(out),
+        )
+    )
+    payload = json.loads(result.stdout)
+    workspace = Workspace(sample_workspace)
+    expected = run_drivers(
+        workspace.load_dataset("sample"), DriverParams(model="linear", cv_folds=3), workspace
+    )
+    assert payload["metrics"]["mae"] == pytest.approx(expected.metrics["mae"], abs=1e-6)
+    assert payload["metrics"]["mae"] < payload["baseline"]["mae"]
+    table = pd.read_csv(out, encoding="utf-8-sig")
+    assert table["feature"].tolist() == [row["feature"] for row in payload["importance"]]
+    assert table["feature"].iloc[0] == expected.importance["feature"].iloc[0]
+
+
+def test_drivers_mistakes_are_one_line(sample_workspace: Path) -> None:
+    line = assert_user_error(
+        crm(
+            sample_workspace,
+            "drivers",
+            "sample",
+            "--scale",
+            "0-10",
+            "--target",
+            "satisfied",
+            "--threshold",
+            "11",
+        )
+    )
+    assert "11" in line
