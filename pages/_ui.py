@@ -157,7 +157,7 @@ def show_flashes() -> None:
 # Widget keys with these prefixes keep their values when the user visits another page (Streamlit
 # otherwise drops the state of widgets that were not drawn in a run). Buttons, uploaders and data
 # editors cannot be assigned, so their keys never use these prefixes.
-PERSISTED_PREFIXES = ("seg_", "val_", "bask_", "churn_", "fc_", "file:")
+PERSISTED_PREFIXES = ("seg_", "val_", "bask_", "churn_", "fc_", "comm_", "camp_", "c360_", "file:")
 
 
 def keep_widget_state() -> None:
