@@ -606,7 +606,7 @@ def _model_matrix(
     numeric: dict[str, pd.Series] = {}
     categorical: dict[str, pd.Series] = {}
     for name, col in features.items():
-        if col.dtype == object:
+        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
             if col.nunique(dropna=False) >= 2:
                 categorical[name] = col.astype(object)
         else:
