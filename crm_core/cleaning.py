@@ -195,7 +195,7 @@ def _apply_step(frame: pd.DataFrame, step: CleaningStep) -> tuple[pd.DataFrame, 
         upper = series.quantile(params["upper"]) if params["upper"] is not None else None
         clipped = series.clip(lower=lower, upper=upper)
         changed = int((clipped != series).fillna(False).astype(bool).sum())
-        out = frame.copy()
+        out = frame.copy(deep=False)  # copy-on-write: the column swap never reaches `frame`
         out[params["column"]] = clipped
         details = {"lower_value": _plain(lower), "upper_value": _plain(upper), "changed": changed}
         return out, details
@@ -228,7 +228,7 @@ def _apply_step(frame: pd.DataFrame, step: CleaningStep) -> tuple[pd.DataFrame, 
                 value = pd.Timestamp(value)
         if value is None or (not isinstance(value, str) and pd.isna(value)):
             return frame, {"filled": 0, "value": None}
-        out = frame.copy()
+        out = frame.copy(deep=False)  # copy-on-write: the column swap never reaches `frame`
         out[params["column"]] = series.fillna(value)
         return out, {"filled": int(missing.sum()), "value": _plain(value)}
     raise ParameterError("schema.error.unknown_op", op=op)  # pragma: no cover - checked on init
@@ -248,15 +248,16 @@ def apply_recipe(
     frame: pd.DataFrame, recipe: Recipe | Iterable[CleaningStep]
 ) -> tuple[pd.DataFrame, list[StepLog]]:
     """Run the steps in order on a copy; returns the cleaned frame (original index kept, so rows
-    stay traceable) and one log per step."""
+    stay traceable) and one log per step. The copies are shallow: pandas' copy-on-write keeps
+    the input unchanged whatever a step does, without copying five million rows twice."""
     steps = recipe.steps if isinstance(recipe, Recipe) else tuple(recipe)
-    current = frame.copy()
+    current = frame.copy(deep=False)
     logs: list[StepLog] = []
     for step in steps:
         before = len(current)
         current, details = _apply_step(current, step)
         logs.append(StepLog(step, before, len(current), details))
-    return current.copy(), logs
+    return current.copy(deep=False), logs
 
 
 _KIND_DROP_MISSING = ("date", "amount", "unit_price", "quantity", "score", "churn", "responded")

@@ -271,11 +271,11 @@ def save_prepared(
         load_reports={t: [p.load.report.to_dict() for p in items] for t, items in by_table.items()},
         replace=mode == "replace",
         merge=mode == "merge",
+        remember=[
+            (item.layout, item.table, json_of(item.mapping), json_of(item.recipe))
+            for item in prepared
+        ],
     )
-    for item in prepared:
-        workspace.remember_mapping(
-            item.layout, item.table, json_of(item.mapping), json_of(item.recipe)
-        )
     return info
 
 

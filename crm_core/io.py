@@ -907,7 +907,9 @@ def _read_csv(
 
     skipped = [(line, found) for (_, found, _), line in zip(bad, lines, strict=True)]
     _split_report(table.num_rows, layout.ncols, report, skipped)
-    frame = table.to_pandas()
+    # One chunk per column: pyarrow takes from a many-chunked column by concatenating it first,
+    # so every later sample (iloc) of a 5-million-row column would copy it again.
+    frame = table.combine_chunks().to_pandas()
     if layout.trailing:
         extra = frame.pop("\x00trailing")
         if extra.notna().any():

@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -278,12 +278,15 @@ class Workspace:
         load_reports: dict[str, Any] | None = None,
         replace: bool = False,
         merge: bool = False,
+        remember: Sequence[tuple[str, str, Any, Any]] = (),
     ) -> DatasetInfo:
         """Store tables under ``name`` atomically.
 
         ``replace`` swaps the whole dataset; ``merge`` replaces only the given tables and keeps the
         others (adding a feedback file to an existing dataset). Without either, an existing name is
-        an error so nothing is overwritten by accident.
+        an error so nothing is overwritten by accident. ``remember`` holds (layout, table, mapping,
+        recipe) to keep for the next file of each layout, written in the same transaction (one
+        connection and one commit instead of one per file).
         """
         name = clean_dataset_name(name)
         unknown = [t for t in tables if t not in TABLES]
@@ -340,7 +343,16 @@ class Workspace:
             )
             action = "replace" if row and replace else "merge" if row else "import"
             self._log(con, name, action, {"tables": {t: len(f) for t, f in prepared.items()}})
-        return self.info(name)
+            for layout, table, mapping, recipe in remember:
+                self._remember_in(con, layout, table, mapping, recipe)
+            counts = dict(
+                con.execute(
+                    "SELECT table_name, n_rows FROM dataset_tables WHERE dataset_id = ?",
+                    [dataset_id],
+                ).fetchall()
+            )
+        rows = {t: int(counts[t]) for t in TABLES if t in counts}
+        return DatasetInfo(dataset_id, name, version, fingerprint, now, rows)
 
     def _fingerprint_in(self, con: duckdb.DuckDBPyConnection, dataset_id: int) -> str:
         """The dataset digest from the stored per-table digests (no table is read again)."""
@@ -501,11 +513,16 @@ class Workspace:
         """Keep a confirmed mapping (and its cleaning recipe) so the next file with the same
         headers gets them again."""
         with self._transaction() as con:
-            con.execute(
-                "INSERT OR REPLACE INTO saved_mappings (layout, table_name, mapping, updated_at, "
-                "recipe) VALUES (?, ?, ?, ?, ?)",
-                [layout, table, _json(mapping), datetime.now(), _json(recipe)],
-            )
+            self._remember_in(con, layout, table, mapping, recipe)
+
+    def _remember_in(
+        self, con: duckdb.DuckDBPyConnection, layout: str, table: str, mapping: Any, recipe: Any
+    ) -> None:
+        con.execute(
+            "INSERT OR REPLACE INTO saved_mappings (layout, table_name, mapping, updated_at, "
+            "recipe) VALUES (?, ?, ?, ?, ?)",
+            [layout, table, _json(mapping), datetime.now(), _json(recipe)],
+        )
 
     def recall_recipe(self, layout: str) -> Any:
         """The cleaning recipe last used for this header layout, if any."""

@@ -198,6 +198,27 @@ def test_apply_recipe_never_mutates_and_logs_each_step() -> None:
     assert out.index.tolist() == [0, 3, 4, 5]  # original labels kept for traceability
 
 
+@pytest.mark.parametrize(
+    "steps",
+    [
+        (),
+        (CleaningStep("keep_cancellations"),),
+        (CleaningStep("fill_missing", {"column": "amount", "method": "median"}),),
+        (CleaningStep("clip_outliers", {"column": "unit_price"}),),
+    ],
+)
+def test_editing_the_cleaned_frame_never_reaches_the_input(steps: tuple) -> None:
+    """The copies are shallow (copy-on-write), so an edit of the result must stay there."""
+    frame = transactions()
+    before = frame.copy()
+    out, _logs = apply_recipe(frame, Recipe(steps))
+    assert out is not frame
+    out.loc[out.index[0], "amount"] = 123456.0
+    out.loc[out.index[0], "customer_id"] = "edited"
+    out["extra"] = 1
+    pd.testing.assert_frame_equal(frame, before)
+
+
 def test_suggest_recipe_from_problems() -> None:
     frame = pd.DataFrame(
         {

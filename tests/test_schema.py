@@ -1272,8 +1272,11 @@ def _timestamp_texts(n: int, fmt: str, seed: int = 3) -> pd.Series:
 @pytest.mark.parametrize(
     "fmt", ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
 )
-def test_iso_dates_from_bytes_equal_pandas(fmt: str) -> None:
+def test_iso_dates_from_bytes_equal_pandas(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import crm_core.schema as schema
     from crm_core.schema import _ISO_FAST_MIN_ROWS, _as_text, _convert_dates, _pandas_dates
+
+    monkeypatch.setattr(schema, "_ISO_BLOCK_ROWS", 4_096)  # several blocks, one cut mid-way
 
     text = _as_text(_timestamp_texts(_ISO_FAST_MIN_ROWS + 5_000, fmt))
     fast, plain = _convert_dates(text, fmt), _pandas_dates(text, fmt)
@@ -1368,3 +1371,33 @@ def test_hashed_duplicates_equal_pandas_duplicated() -> None:
     found = duplicated_rows(frame)
     assert found.any()
     pd.testing.assert_series_equal(found, frame.duplicated())
+
+
+def test_robust_z_on_arrays_equals_the_pandas_computation() -> None:
+    from crm_core.schema import _robust_z
+
+    def reference(values: pd.Series) -> pd.Series:
+        finite = values[np.isfinite(values)]
+        if finite.empty:
+            return pd.Series(0.0, index=values.index)
+        median = float(finite.median())
+        mad = float((finite - median).abs().median())
+        if mad > 0:
+            scale = 1.4826 * mad
+        else:
+            mean_ad = float((finite - median).abs().mean())
+            if mean_ad == 0:
+                return pd.Series(0.0, index=values.index)
+            scale = 1.2533 * mean_ad
+        return (values - median) / scale
+
+    rng = np.random.default_rng(8)
+    cases = [
+        pd.Series(rng.gamma(2.0, 10.0, 100_001).round(2)),
+        pd.Series([1.0, 1.0, 1.0, 5.0, np.nan, np.inf, -np.inf], index=list("abcdefg")),
+        pd.Series([2.0, 2.0, 2.0]),
+        pd.Series([np.nan, np.inf]),
+        pd.Series(rng.integers(-5, 5, 1_000)),
+    ]
+    for values in cases:
+        pd.testing.assert_series_equal(_robust_z(values), reference(values.astype("float64")))

@@ -219,3 +219,25 @@ def test_categories_are_hashed_by_value_not_code() -> None:
     renamed = pd.DataFrame({"plan": pd.Categorical(["z", "b"], categories=["z", "b"])})
     assert row_hashes(first).tolist()[1] == row_hashes(renamed).tolist()[1]
     assert row_hashes(first).tolist()[0] != row_hashes(renamed).tolist()[0]
+
+
+def test_saved_info_and_remembered_layouts_come_from_the_one_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = Workspace(tmp_path)
+    remember = [("layout-1", "transactions", {"table": "transactions"}, {"steps": []})]
+    saved = ws.save_dataset("shop", _tables(3), remember=remember)
+    assert saved == ws.info("shop")
+    assert ws.recall_mapping("layout-1") == {"table": "transactions"}
+    merged = ws.save_dataset("shop", {"customers": _tables(5)["customers"]}, merge=True)
+    assert merged == ws.info("shop") and merged.rows == {"customers": 5, "transactions": 3}
+    assert ws.save_dataset("shop", _tables(4), replace=True) == ws.info("shop")
+
+    def explode(*_args: object, **_kwargs: object) -> str:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Workspace, "_fingerprint_in", explode)
+    with pytest.raises(RuntimeError):
+        ws.save_dataset("other", _tables(2), remember=[("layout-2", "transactions", {}, None)])
+    monkeypatch.undo()
+    assert ws.recall_mapping("layout-2") is None  # rolled back with the import
