@@ -242,3 +242,25 @@ def test_sample_low_satisfaction_segment_is_flagged(planted_workspace) -> None:
     flagged = result.warnings["group"].tolist()
     assert flagged[0] == "lapsed"  # the falling segment is at the top
     assert "vip" not in flagged
+
+
+def test_sample_planted_season_peaks_are_recovered(planted_workspace) -> None:
+    workspace, dataset = planted_workspace
+    truth = json.loads((ROOT / "sample_data" / "planted_truth.json").read_text())
+    params = ForecastParams(
+        target="satisfaction", horizon=24, by="segment", segmentation="planted", model="trend"
+    )
+    result = run_forecast(dataset, params, workspace)
+    checked = 0
+    for name, design in truth["satisfaction"]["segments"].items():
+        if design["season_amplitude"] < 0.2 or design["measured"]["months_observed"] < 24:
+            continue
+        path = result.group(name).forecast.query("model == 'trend'")
+        values = path["mean"].to_numpy()
+        slope = float(np.mean(values[12:] - values[:12])) / 12  # a year apart: same season
+        cycle = values[:12] - slope * np.arange(12)
+        peak = int(path["period"].iloc[int(np.argmax(cycle))].month)
+        distance = min(abs(peak - design["peak_month"]), 12 - abs(peak - design["peak_month"]))
+        assert distance <= 1, (name, peak, design["peak_month"])
+        checked += 1
+    assert checked == 4  # vip (Dec), loyal_regular (Jun), bargain_hunter (Nov), lapsed (Jan)
