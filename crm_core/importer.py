@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from crm_core.cleaning import Recipe, StepLog, apply_recipe
@@ -31,7 +32,7 @@ from crm_core.schema import (
     normalize_header,
     validate,
 )
-from crm_core.store import DatasetInfo, Workspace
+from crm_core.store import DatasetInfo, Workspace, row_hashes
 from crm_core.tables import TABLES, Dataset
 
 MAX_FILES = 8
@@ -50,6 +51,7 @@ class PreparedTable:
     cleaned: pd.DataFrame
     step_logs: list[StepLog] = field(default_factory=list)
     recipe_source: str = "given"  # "given", "saved" (replayed for this layout) or "none"
+    row_hashes: np.ndarray | None = None  # of ``cleaned``, for its fingerprint when saved
 
     @property
     def table(self) -> str:
@@ -130,7 +132,9 @@ def prepare_table(
         mapping = Mapping(table, mapping.columns, mapping.confidence, mapping.reasons)
     # Unmapped all-numeric columns (tenure, charges) become numbers so analyses can use them.
     typed = apply_mapping(load.frame, mapping, typing_options or TypingOptions(infer_extras=True))
-    problems = validate(typed)
+    # Every row is hashed once: for the duplicate check now and the fingerprint when saved.
+    hashes = row_hashes(typed.frame)
+    problems = validate(typed, hashes=hashes)
     recipe_source = "given"
     if recipe is None:
         recipe, recipe_source = Recipe(), "none"
@@ -142,6 +146,8 @@ def prepare_table(
             except ParameterError:
                 recipe = Recipe()
     cleaned, logs = apply_recipe(typed.frame, recipe)
+    # Steps that only drop rows keep the other rows' values, so their hashes still hold.
+    kept = all(s.op in _ROW_DROPPING or s.params.get("method") == "drop" for s in recipe)
     return PreparedTable(
         load,
         mapping,
@@ -152,7 +158,19 @@ def prepare_table(
         cleaned.reset_index(drop=True),
         logs,
         recipe_source,
+        hashes[cleaned.index.to_numpy()] if kept else None,
     )
+
+
+_ROW_DROPPING = frozenset(
+    (
+        "drop_exact_duplicates",
+        "drop_cancellations",
+        "keep_cancellations",
+        "drop_missing_customer",
+        "drop_nonpositive",
+    )
+)
 
 
 def _only_present(mapping: Mapping, columns: Sequence[object]) -> Mapping:
@@ -275,6 +293,11 @@ def save_prepared(
             (item.layout, item.table, json_of(item.mapping), json_of(item.recipe))
             for item in prepared
         ],
+        hashes={
+            item.table: item.row_hashes
+            for item in prepared
+            if item.row_hashes is not None and tables.get(item.table) is item.cleaned
+        },
     )
     return info
 

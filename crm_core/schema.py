@@ -1788,10 +1788,12 @@ def validate(
     *,
     today: date | None = None,
     outlier_z: float = 5.0,
+    hashes: np.ndarray | None = None,
 ) -> list[Problem]:
     """Every problem at once (lazy validation): typing problems, missing required roles with
     close header matches, cancellations and returns, duplicate rows and ids, empty customer ids,
-    missing values, future dates, non-positive amounts, infinite values and outliers."""
+    missing values, future dates, non-positive amounts, infinite values and outliers.
+    ``hashes``: the frame's row hashes, when the caller keeps them for its fingerprint too."""
     if isinstance(typed, TypedTable):
         frame = typed.frame
         table = table or typed.table
@@ -1804,6 +1806,7 @@ def validate(
         problems = [p for p in header_problems(headers) if p.severity == "error"]
         if frame.columns.duplicated().any():
             frame = frame.loc[:, ~frame.columns.duplicated()]
+            hashes = None  # they were the hashes of the frame with every column
         derived = set()
     if table not in ROLES:
         raise ParameterError("schema.error.unknown_table", table=table)
@@ -1884,7 +1887,7 @@ def validate(
     if returns.any():
         problems.append(Problem("warning", "schema.problem.returns", {"count": int(returns.sum())}))
 
-    duplicates = duplicated_rows(frame)
+    duplicates = duplicated_rows(frame, hashes)
     if duplicates.any():
         problems.append(
             Problem("warning", "schema.problem.duplicate_rows", {"count": int(duplicates.sum())})
@@ -1951,12 +1954,13 @@ def has_errors(problems: Iterable[Problem]) -> bool:
     return any(p.severity == "error" for p in problems)
 
 
-def duplicated_rows(frame: pd.DataFrame) -> pd.Series:
+def duplicated_rows(frame: pd.DataFrame, hashes: np.ndarray | None = None) -> pd.Series:
     """Exact ``DataFrame.duplicated()`` in a fraction of its time on long tables: rows are
-    compared by a 64-bit hash first, and only rows whose hash repeats are compared in full."""
+    compared by a 64-bit hash first, and only rows whose hash repeats are compared in full.
+    ``hashes`` are the frame's :func:`~crm_core.store.row_hashes` when the caller has them."""
     if len(frame) < 50_000:
         return frame.duplicated()
-    hashes = pd.Series(row_hashes(frame), index=frame.index)
+    hashes = pd.Series(row_hashes(frame) if hashes is None else hashes, index=frame.index)
     candidates = hashes.duplicated(keep=False).to_numpy()
     result = pd.Series(False, index=frame.index)
     if candidates.any():

@@ -119,13 +119,16 @@ def row_hashes(frame: pd.DataFrame) -> np.ndarray:
         return np.asarray(result.fetchnumpy()["h"], dtype=np.uint64)
 
 
-def frame_fingerprint(frame: pd.DataFrame) -> str:
-    """A digest of every value, so one edited cell changes it (unlike a sampled hash)."""
+def frame_fingerprint(frame: pd.DataFrame, hashes: np.ndarray | None = None) -> str:
+    """A digest of every value, so one edited cell changes it (unlike a sampled hash).
+    ``hashes``: the frame's :func:`row_hashes`, when the caller computed them already."""
     digest = hashlib.sha256()
     digest.update(json.dumps([str(c) for c in frame.columns]).encode())
     digest.update(json.dumps([str(t) for t in frame.dtypes]).encode())
     if len(frame):
-        digest.update(row_hashes(frame).tobytes())
+        if hashes is None or len(hashes) != len(frame):
+            hashes = row_hashes(frame)
+        digest.update(np.asarray(hashes, dtype=np.uint64).tobytes())
     return digest.hexdigest()
 
 
@@ -279,6 +282,7 @@ class Workspace:
         replace: bool = False,
         merge: bool = False,
         remember: Sequence[tuple[str, str, Any, Any]] = (),
+        hashes: dict[str, np.ndarray] | None = None,
     ) -> DatasetInfo:
         """Store tables under ``name`` atomically.
 
@@ -286,7 +290,9 @@ class Workspace:
         others (adding a feedback file to an existing dataset). Without either, an existing name is
         an error so nothing is overwritten by accident. ``remember`` holds (layout, table, mapping,
         recipe) to keep for the next file of each layout, written in the same transaction (one
-        connection and one commit instead of one per file).
+        connection and one commit instead of one per file). ``hashes``: table -> the row hashes
+        of that frame as given (the import computed them for its duplicate check), reused for the
+        fingerprint.
         """
         name = clean_dataset_name(name)
         unknown = [t for t in tables if t not in TABLES]
@@ -297,6 +303,12 @@ class Workspace:
         if not tables or all(len(f) == 0 for f in tables.values()):
             raise InputError("store.no_rows")
         prepared = {t: _prepare_for_storage(f) for t, f in tables.items()}
+        # Storage turns timezone-aware times naive (other values): their old hashes do not fit.
+        known = {
+            t: h
+            for t, h in (hashes or {}).items()
+            if t in tables and not any(isinstance(d, pd.DatetimeTZDtype) for d in tables[t].dtypes)
+        }
         now = datetime.now()
         with self._transaction() as con:
             row = con.execute("SELECT id, version FROM datasets WHERE name = ?", [name]).fetchone()
@@ -333,7 +345,7 @@ class Workspace:
                         _json((mappings or {}).get(table)),
                         _json((recipes or {}).get(table)),
                         _json((load_reports or {}).get(table)),
-                        frame_fingerprint(frame),
+                        frame_fingerprint(frame, known.get(table)),
                     ],
                 )
             fingerprint = self._fingerprint_in(con, dataset_id)

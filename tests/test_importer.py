@@ -529,3 +529,65 @@ def test_gzip_of_a_gbk_file_reads_the_same(tmp_path: Path) -> None:
     zipped = prepare_table(gzip.compress(text.encode("gbk")), "orders.csv.gz")
     pd.testing.assert_frame_equal(plain.cleaned, zipped.cleaned)
     assert zipped.cleaned["customer_id"].tolist() == ["00123", "00124"]
+
+
+def _shop_csv(rows: int = 60_000) -> bytes:
+    """A long transactions file with duplicates, cancellations, gaps and negative amounts."""
+    lines = ["customer_id,order_id,date,item,quantity,unit_price"]
+    for i in range(rows):
+        order = f"C{5000 + i % 97}" if i % 41 == 0 else str(5000 + i // 3)
+        customer = "" if i % 53 == 0 else f"{i % 900:05d}"
+        quantity = -1 if i % 67 == 0 else 1 + i % 4
+        lines.append(
+            f"{customer},{order},2024-01-{1 + i % 28:02d} 10:{i % 60:02d}:00,P{i % 50},"
+            f"{quantity},{(i % 13) * 0.75:.2f}"
+        )
+    lines += lines[1:200]  # exact duplicate rows
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        (),
+        (CleaningStep("drop_missing_customer"), CleaningStep("drop_cancellations")),
+        (
+            CleaningStep("drop_exact_duplicates"),
+            CleaningStep("drop_nonpositive", {"column": "unit_price"}),
+        ),
+        (CleaningStep("fill_missing", {"column": "customer_id", "method": "drop"}),),
+        (CleaningStep("fill_missing", {"column": "unit_price", "method": "median"}),),
+        (CleaningStep("clip_outliers", {"column": "unit_price"}),),
+    ],
+)
+def test_reused_row_hashes_give_the_fingerprint_of_the_stored_rows(
+    tmp_path: Path, steps: tuple
+) -> None:
+    """The import hashes each row once (duplicate check, then fingerprint): the stored digest
+    must be exactly the digest of the cleaned frame computed from scratch."""
+    from crm_core.store import frame_fingerprint
+
+    ws = Workspace(tmp_path)
+    prepared = prepare_table(_shop_csv(), "shop.csv", recipe=Recipe(steps))
+    assert {"schema.problem.duplicate_rows", "schema.problem.cancellations"} <= {
+        p.key for p in prepared.problems
+    }
+    rewrites = any(s.op == "clip_outliers" or s.params.get("method") == "median" for s in steps)
+    assert (prepared.row_hashes is None) == rewrites  # changed values are hashed again
+    save_prepared(ws, "shop", [prepared])
+    with ws._connect() as con:
+        stored = con.execute("SELECT fingerprint FROM dataset_tables").fetchone()[0]
+    assert stored == frame_fingerprint(prepared.cleaned)
+
+
+def test_stacked_files_are_fingerprinted_as_stored(tmp_path: Path) -> None:
+    from crm_core.importer import combine
+    from crm_core.store import frame_fingerprint
+
+    ws = Workspace(tmp_path)
+    first = prepare_table(_shop_csv(1_000), "a.csv")
+    second = prepare_table(_shop_csv(1_500), "b.csv")
+    save_prepared(ws, "shop", [first, second])
+    with ws._connect() as con:
+        stored = con.execute("SELECT fingerprint FROM dataset_tables").fetchone()[0]
+    assert stored == frame_fingerprint(combine([first, second])["transactions"])
