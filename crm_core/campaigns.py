@@ -924,6 +924,15 @@ def compare_strategies(
     )
 
 
+def parse_compare(text: str) -> tuple[Arm, Arm]:
+    """``channel:WeChat,email`` → the two arms (what ``crm campaigns --compare`` takes)."""
+    dimension, _, values = str(text).partition(":")
+    parts = [part.strip() for part in values.split(",")]
+    if not dimension.strip() or len(parts) != 2 or not all(parts):
+        raise ParameterError("campaigns.error.bad_compare", value=str(text))
+    return Arm(dimension.strip(), parts[0]), Arm(dimension.strip(), parts[1])
+
+
 def _welch(a: np.ndarray, b: np.ndarray, alpha: float) -> tuple[float, float, float, float]:
     """Welch's t-test of two means and the interval of their difference."""
     if len(a) < 2 or len(b) < 2:

@@ -491,6 +491,49 @@ def cmd_drivers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_campaigns(args: argparse.Namespace) -> int:
+    """Campaign strategies: rates with intervals per dimension, best channel per segment and an
+    optional A/B comparison, as JSON (same core as the Communications page)."""
+    from crm_core.campaigns import (
+        CampaignParams,
+        ab_payload,
+        campaigns_payload,
+        compare_strategies,
+        parse_compare,
+        run_campaigns,
+    )
+
+    dataset = load_dataset_arg(args, args.dataset, args.mapping)
+    by = tuple(part.strip() for part in (args.by or "").split(",") if part.strip())
+    params = CampaignParams(
+        source=args.source,
+        by=by,
+        retention_days=args.retention_days,
+        satisfaction_days=args.satisfaction_days,
+        min_contacts=args.min_contacts,
+        min_responses=args.min_responses,
+        alpha=args.alpha,
+        segmentation=args.segmentation,
+    )
+    arms = parse_compare(args.compare) if args.compare else None
+    workspace = _workspace(args)
+    payload = campaigns_payload(run_campaigns(dataset, params, workspace, args.lang), args.lang)
+    if arms is not None:
+        ab = compare_strategies(
+            dataset,
+            *arms,
+            params,
+            workspace,
+            args.lang,
+            metric=args.metric,
+            effect=args.effect,
+            power=args.power,
+        )
+        payload["comparison"] = ab_payload(ab, args.lang)
+    _print_json(payload, args.json)
+    return 0
+
+
 def _date_arg(value: str, name: str) -> Any:
     """A date option as a Timestamp, or a typed error naming the option."""
     import pandas as pd
@@ -706,6 +749,29 @@ def build_parser() -> argparse.ArgumentParser:
     drv.add_argument("--out", help="write the driver importance CSV here")
     drv.add_argument("--json", help="write the JSON here instead of stdout")
     drv.set_defaults(handler=cmd_drivers)
+
+    camp = sub.add_parser(
+        "campaigns",
+        help="campaign strategies: rates with intervals, best channel per segment, A/B test (JSON)",
+    )
+    camp.add_argument("dataset", help="workspace dataset name or a file path")
+    camp.add_argument("--by", help="dimensions, comma-separated (default: every standard one)")
+    camp.add_argument("--compare", help="A/B test, DIMENSION:A,B (e.g. channel:WeChat,email)")
+    camp.add_argument(
+        "--metric", choices=("response", "retention", "satisfaction"), default="response"
+    )
+    camp.add_argument("--effect", type=float, help="difference to plan the sample size for")
+    camp.add_argument("--power", type=float, default=0.8)
+    camp.add_argument("--min-contacts", type=int, default=100, help="per arm before a winner")
+    camp.add_argument("--min-responses", type=int, default=10, help="per arm before a winner")
+    camp.add_argument("--alpha", type=float, default=0.05)
+    camp.add_argument("--retention-days", type=int, default=30)
+    camp.add_argument("--satisfaction-days", type=int, default=30)
+    camp.add_argument("--source", choices=("auto", "campaigns", "communications"), default="auto")
+    camp.add_argument("--segmentation", help="saved segmentation (default: newest, else RFM)")
+    camp.add_argument("--mapping", help="mapping JSON when DATASET is a file")
+    camp.add_argument("--json", help="write the JSON here instead of stdout")
+    camp.set_defaults(handler=cmd_campaigns)
 
     return parser
 
