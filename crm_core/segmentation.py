@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.cluster import DBSCAN, AgglomerativeClustering, KMeans
 from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.impute import SimpleImputer
 from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
@@ -34,6 +34,7 @@ from sklearn.preprocessing import (
     RobustScaler,
     StandardScaler,
 )
+from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from crm_core.errors import DataRequirementError, ParameterError
@@ -404,13 +405,34 @@ def _model_input(features_frame: pd.DataFrame, params: ClusterParams) -> _Matrix
     return _Matrix(frame, numeric, categorical, notes, imputed)
 
 
+class MedianImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Missing values -> the column's median, as ``SimpleImputer(strategy="median")`` does.
+
+    SimpleImputer finds medians by sorting a masked copy of the whole matrix (0.35 s for
+    1,000,000 x 4 here); ``np.nanmedian`` selects them (0.05 s). Columns that are entirely
+    missing never reach it (``_model_input`` drops them with a note).
+    """
+
+    def fit(self, X: Any, y: Any = None) -> MedianImputer:
+        values = validate_data(self, X, dtype=float, ensure_all_finite="allow-nan")
+        self.statistics_ = np.nanmedian(values, axis=0)
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        values = validate_data(
+            self, X, dtype=float, ensure_all_finite="allow-nan", reset=False, copy=True
+        )
+        rows, columns = np.nonzero(np.isnan(values))
+        values[rows, columns] = self.statistics_[columns]
+        return values
+
+
 def _preprocessor(m: _Matrix, params: ClusterParams) -> Pipeline:
     """Impute (median) + scale numeric columns, one-hot the chosen categories, optional PCA."""
     transformers: list[tuple[str, Any, list[str]]] = []
     if m.numeric:
-        numeric = Pipeline(
-            [("impute", SimpleImputer(strategy="median")), ("scale", _scaler(params.scaler))]
-        )
+        numeric = Pipeline([("impute", MedianImputer()), ("scale", _scaler(params.scaler))])
         transformers.append(("num", numeric, m.numeric))
     if m.categorical:
         categorical = Pipeline(
@@ -715,7 +737,7 @@ def _cluster_metrics(x: np.ndarray, labels: np.ndarray, seed: int) -> dict[str, 
     draws, so the figure is sklearn's.
     """
     clustered = labels >= 0
-    n_clusters = len(np.unique(labels[clustered]))
+    n_clusters = int((np.bincount(labels[clustered]) > 0).sum()) if clustered.any() else 0
     metrics = {
         "n_clusters": float(n_clusters),
         "noise_share": float(1 - clustered.mean()) if len(labels) else 0.0,
@@ -735,6 +757,14 @@ def _cluster_metrics(x: np.ndarray, labels: np.ndarray, seed: int) -> dict[str, 
     return metrics
 
 
+def _dense_codes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster numbers (>= 0) as 0..k-1 codes and their sizes, by counting instead of sorting."""
+    sizes = np.bincount(labels)
+    present = sizes > 0
+    code = np.cumsum(present) - 1
+    return code[labels], sizes[present]
+
+
 def _separation_scores(x: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     """Davies-Bouldin and Calinski-Harabasz, as sklearn defines them, in one pass over ``x``.
 
@@ -742,7 +772,7 @@ def _separation_scores(x: np.ndarray, labels: np.ndarray) -> tuple[float, float]
     score); here the centroids come from ``bincount`` and every row's distance to its own
     centroid once, which is what both scores need (about 3x faster on 1,000,000 rows).
     """
-    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    inverse, counts = _dense_codes(labels)
     k = len(counts)
     centroids = (
         np.column_stack(
@@ -770,7 +800,8 @@ def _embedding(x: np.ndarray, index: pd.Index, seed: int) -> tuple[pd.DataFrame,
     """2-D PCA of the model input, for the segment map."""
     if x.shape[1] >= 2:
         pca = PCA(n_components=2, random_state=seed)
-        coords = pca.fit_transform(x)
+        with threadpool_limits(limits=1, user_api="blas"):  # thin products: threads only wait
+            coords = pca.fit_transform(x)
         explained = [float(v) for v in pca.explained_variance_ratio_]
     else:
         coords = np.column_stack([x[:, 0] - x[:, 0].mean(), np.zeros(len(x))])
@@ -1175,15 +1206,25 @@ def profile_segments(
 
 
 def _percentile_ranks(values: pd.DataFrame) -> pd.DataFrame:
-    """``values.rank(pct=True)`` (average ranks for ties, NaN kept), bit for bit, from one
-    ``np.unique`` per column: 2-4x faster than pandas on 1,000,000 customers."""
+    """``values.rank(pct=True)`` (average ranks for ties, NaN kept), bit for bit, 2-4x faster
+    than pandas on 1,000,000 customers: a column of few distinct values is hashed and only
+    those are sorted; otherwise one ``np.unique`` sorts it."""
     out = np.full(values.shape, np.nan)
     for j, name in enumerate(values.columns):
         column = values[name].to_numpy(dtype=float)
         valid = ~np.isnan(column)
-        _, inverse, counts = np.unique(column[valid], return_inverse=True, return_counts=True)
-        average = np.cumsum(counts) - (counts - 1) / 2  # mean of the 1-based ranks of each tie
-        out[valid, j] = average[inverse] / valid.sum()
+        present = column[valid]
+        if len(np.unique(present[:10_000])) < 2_000:  # few distinct values (days, counts): hash
+            codes, distinct = pd.factorize(present)
+            order = np.argsort(distinct)
+            counts = np.bincount(codes, minlength=len(distinct))[order]
+        else:  # mostly distinct (money): one sort is cheaper than hashing
+            order = None
+            _, codes, counts = np.unique(present, return_inverse=True, return_counts=True)
+        average = np.cumsum(counts) - (counts - 1) / 2  # mean 1-based rank of each tie
+        if order is not None:
+            average[order] = average.copy()
+        out[valid, j] = average[codes] / valid.sum()
     return pd.DataFrame(out, index=values.index, columns=values.columns)
 
 

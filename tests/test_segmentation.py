@@ -417,6 +417,22 @@ def test_large_kmeans_starts_from_a_sample_and_fits_every_row(
     pd.testing.assert_series_equal(result.labels, run_clustering(frame, params).labels)
 
 
+def test_median_imputer_fills_like_sklearn() -> None:
+    """Missing values get the same medians as SimpleImputer(strategy="median"), also for new
+    data through a fitted pipeline, and the feature names pass through."""
+    from sklearn.impute import SimpleImputer
+
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(rng.lognormal(size=(1_001, 3)), columns=["a", "b", "c"])
+    frame[frame > 3.0] = np.nan
+    ours, theirs = seg.MedianImputer().fit(frame), SimpleImputer(strategy="median").fit(frame)
+    np.testing.assert_array_equal(ours.statistics_, theirs.statistics_)
+    later = frame.iloc[::-1].reset_index(drop=True)
+    np.testing.assert_array_equal(ours.transform(later), theirs.transform(later))
+    assert list(ours.get_feature_names_out()) == ["a", "b", "c"]
+    assert frame.isna().to_numpy().any()  # the input is left as it was
+
+
 def test_quality_metrics_equal_sklearn() -> None:
     """The metric cards show sklearn's silhouette (sampled the way silhouette_score samples),
     Davies-Bouldin and Calinski-Harabasz, computed faster."""
