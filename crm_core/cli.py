@@ -534,6 +534,61 @@ def cmd_campaigns(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recommend(args: argparse.Namespace) -> int:
+    """Next-best products per customer (CSV with reasons) or the recommenders' evaluation
+    (JSON), with the same core as the Customer 360 page."""
+    from crm_core.export import to_csv_bytes
+    from crm_core.recommend import (
+        METHODS,
+        RecommendParams,
+        evaluate_recommenders,
+        fit_recommender,
+        reason_texts,
+        recommend,
+    )
+
+    dataset = load_dataset_arg(args, args.dataset, args.mapping)
+    transactions = dataset.get("transactions")
+    if transactions is None or transactions.empty:
+        from crm_core.errors import DataRequirementError
+
+        raise DataRequirementError("cli.no_transactions", name=dataset.name)
+    params = RecommendParams(
+        method=args.method,
+        n=args.n,
+        exclude_purchased=not args.include_purchased,
+        neighbours=args.neighbours,
+        min_support=args.min_support,
+        min_confidence=args.min_confidence,
+    )
+    if args.evaluate:
+        table = evaluate_recommenders(transactions, METHODS, args.n, params)
+        rows = [{k: _plain(v) for k, v in row.items()} for row in table.to_dict("records")]
+        _print_json({"dataset": dataset.name, "k": args.n, "evaluation": rows}, args.json)
+        return 0
+    customers = dataset.get("customers")
+    ids = customers["customer_id"] if customers is not None and "customer_id" in customers else None
+    model = fit_recommender(transactions, params, ids)
+    recs = recommend(model, [args.customer] if args.customer else None, args.n)
+    recs.insert(recs.columns.get_loc("score") + 1, "reason", reason_texts(recs, args.lang))
+    if args.out:
+        Path(args.out).write_bytes(to_csv_bytes(recs))
+    payload: dict[str, Any] = {
+        "dataset": dataset.name,
+        "method": args.method,
+        "customers": int(recs["customer_id"].nunique()),
+        "rows": len(recs),
+        "notes": [note.text(args.lang) for note in model.notes],
+        "out": args.out,
+    }
+    if args.customer:
+        payload["recommendations"] = [
+            {k: _plain(v) for k, v in row.items()} for row in recs.to_dict("records")
+        ]
+    _print_json(payload, args.json)
+    return 0
+
+
 def _date_arg(value: str, name: str) -> Any:
     """A date option as a Timestamp, or a typed error naming the option."""
     import pandas as pd
@@ -772,6 +827,31 @@ def build_parser() -> argparse.ArgumentParser:
     camp.add_argument("--mapping", help="mapping JSON when DATASET is a file")
     camp.add_argument("--json", help="write the JSON here instead of stdout")
     camp.set_defaults(handler=cmd_campaigns)
+
+    rec = sub.add_parser(
+        "recommend", help="next-best products per customer with reasons (CSV), or --evaluate"
+    )
+    rec.add_argument("dataset", help="workspace dataset name or a file path")
+    rec.add_argument("--customer", help="only this customer id")
+    rec.add_argument(
+        "--method", choices=("rules", "itemknn", "content", "popular"), default="itemknn"
+    )
+    rec.add_argument("--n", type=int, default=10, help="products per customer (k when evaluating)")
+    rec.add_argument("--neighbours", type=int, default=20, help="similar items kept per item")
+    rec.add_argument("--min-support", type=float, default=0.001, help="rules: share of baskets")
+    rec.add_argument("--min-confidence", type=float, default=0.05, help="rules: confidence")
+    rec.add_argument(
+        "--include-purchased", action="store_true", help="may recommend what was bought before"
+    )
+    rec.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="hold out each customer's last basket; hit rate, precision, recall, coverage as JSON",
+    )
+    rec.add_argument("--mapping", help="mapping JSON when DATASET is a file")
+    rec.add_argument("--out", help="write the recommendations CSV here")
+    rec.add_argument("--json", help="write the JSON here instead of stdout")
+    rec.set_defaults(handler=cmd_recommend)
 
     return parser
 
