@@ -182,6 +182,31 @@ def _prepare_for_storage(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _create_from(con: duckdb.DuckDBPyConnection, physical: str, frame: pd.DataFrame) -> None:
+    """``CREATE TABLE physical`` holding the frame's rows. ``physical`` comes from
+    :func:`_physical` or :func:`_analysis_table` only; the frame is registered, never spliced."""
+    view = _arrow_view(frame)
+    con.register("incoming_frame", frame if view is None else view)
+    try:
+        con.execute(f"CREATE TABLE {physical} AS SELECT * FROM incoming_frame")
+    finally:
+        con.unregister("incoming_frame")
+
+
+def _arrow_view(frame: pd.DataFrame) -> pa.Table | None:
+    """The frame as an Arrow table (zero-copy for text and numbers), which DuckDB stores with
+    about a quarter less work than the pandas frame and with the same column types; None for
+    categoricals (from pandas they become ENUM columns, from Arrow they would become text) and
+    for mixed Python objects (DuckDB's pandas scanner turns them into text)."""
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    if any(pa.types.is_dictionary(column.type) for column in table.schema):
+        return None
+    return table
+
+
 class Workspace:
     """A workspace folder with one DuckDB file; every method opens a short-lived connection."""
 
@@ -331,11 +356,7 @@ class Workspace:
                     [dataset_id, name, now, now, version, ""],
                 )
             for table, frame in prepared.items():
-                con.register("incoming_frame", frame)
-                con.execute(
-                    f"CREATE TABLE {_physical(dataset_id, table)} AS SELECT * FROM incoming_frame"
-                )
-                con.unregister("incoming_frame")
+                _create_from(con, _physical(dataset_id, table), frame)
                 con.execute(
                     "INSERT INTO dataset_tables VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [
@@ -494,9 +515,7 @@ class Workspace:
                 customers = pd.concat([customers, new_row], ignore_index=True)
                 action = "add_customer"
             con.execute(f"DROP TABLE IF EXISTS {physical}")
-            con.register("incoming_frame", customers)
-            con.execute(f"CREATE TABLE {physical} AS SELECT * FROM incoming_frame")
-            con.unregister("incoming_frame")
+            _create_from(con, physical, customers)
             if has_table:
                 con.execute(
                     "UPDATE dataset_tables SET n_rows = ?, fingerprint = ? "
@@ -578,11 +597,7 @@ class Workspace:
                 "INSERT INTO analyses VALUES (?, ?, ?, ?, ?, ?)",
                 [analysis_id, dataset_id, kind, name, datetime.now(), _json(meta or {})],
             )
-            con.register("incoming_frame", prepared)
-            con.execute(
-                f"CREATE TABLE {_analysis_table(analysis_id)} AS SELECT * FROM incoming_frame"
-            )
-            con.unregister("incoming_frame")
+            _create_from(con, _analysis_table(analysis_id), prepared)
             self._log(con, dataset, f"save_{kind}", {"name": name})
         return next(a for a in self.list_analyses(dataset, kind) if a.name == name)
 

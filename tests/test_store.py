@@ -241,3 +241,46 @@ def test_saved_info_and_remembered_layouts_come_from_the_one_transaction(
         ws.save_dataset("other", _tables(2), remember=[("layout-2", "transactions", {}, None)])
     monkeypatch.undo()
     assert ws.recall_mapping("layout-2") is None  # rolled back with the import
+
+
+def test_tables_stored_through_arrow_equal_tables_stored_from_pandas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frames are handed to DuckDB as Arrow tables; what is stored must not change."""
+    frame = pd.DataFrame(
+        {
+            "customer_id": pd.Series(["00001", None, "00003"], dtype="str"),
+            "note": pd.Series(["a", None, "c"], dtype=object),
+            "date": pd.to_datetime(
+                ["2024-01-01 10:00:00.123456789", None, "2024-02-01 00:00:00.0"]
+            ),
+            "day": pd.to_datetime(["2024-01-01", None, "2024-02-01"]).astype("datetime64[us]"),
+            "amount": [1.5, np.nan, np.inf],
+            "churn": pd.array([1, None, 0], dtype="Int8"),
+            "vip": [True, False, True],
+            "visits": [1, 2, 3],
+        }
+    )
+    with_plan = frame.assign(plan=pd.Categorical(["x", "y", "x"]))  # stays on the pandas route
+    mixed = frame.assign(note=pd.Series([1, "b", None], dtype=object))  # Arrow refuses it
+    assert store_module._arrow_view(frame) is not None
+    assert store_module._arrow_view(with_plan) is None and store_module._arrow_view(mixed) is None
+    stored = {}
+    for route in ("arrow", "pandas"):
+        if route == "pandas":
+            monkeypatch.setattr(store_module, "_arrow_view", lambda _frame: None)
+        ws = Workspace(tmp_path / route)
+        for name, table in (("plain", frame), ("plan", with_plan), ("mixed", mixed)):
+            ws.save_dataset(name, {"customers": table})
+        with ws._connect() as con:
+            types = con.execute(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                "WHERE table_name LIKE 't_%' ORDER BY ALL"
+            ).fetchall()
+        stored[route] = (
+            types,
+            {n: ws.load_dataset(n).tables["customers"] for n in ("plain", "plan", "mixed")},
+        )
+    assert stored["arrow"][0] == stored["pandas"][0]
+    for name, loaded in stored["arrow"][1].items():
+        pd.testing.assert_frame_equal(loaded, stored["pandas"][1][name])
