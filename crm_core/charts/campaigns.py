@@ -43,6 +43,7 @@ def level_name(dimension: str, value: object, lang: str = "en") -> str:
 
 
 def _errors(values: pd.Series, low: pd.Series, high: pd.Series) -> dict:
+    """Asymmetric error bars as plain lists (readable back from the figure's JSON)."""
     return {
         "type": "data",
         "symmetric": False,
@@ -89,10 +90,10 @@ def rates_chart(
     fig = go.Figure(
         go.Bar(
             x=names,
-            y=rows[value],
+            y=rows[value].tolist(),
             marker_color=colors,
             error_y=_errors(rows[value], rows[low], rows[high]),
-            customdata=counts,
+            customdata=counts.tolist(),
             name=t(f"campaigns.metric.{metric}", lang),
             hovertemplate=("%{x}: %{y:.1%}" if _percent(metric) else "%{x}: %{y:.2f}")
             + f" · %{{customdata:,}} {t('campaigns.chart.n', lang)}<extra></extra>",
@@ -119,12 +120,12 @@ def frequency_chart(frequency: pd.DataFrame, lang: str = "en", alpha: float = 0.
     fig = go.Figure(
         go.Scatter(
             x=frequency["value"].astype(str).tolist(),
-            y=frequency["rate"],
+            y=frequency["rate"].tolist(),
             mode="markers+lines",
             name=t("campaigns.chart.observed", lang),
             line={"color": ENOUGH_COLOR},
             error_y=_errors(frequency["rate"], frequency["ci_low"], frequency["ci_high"]),
-            customdata=frequency["n"],
+            customdata=frequency["n"].tolist(),
             hovertemplate="%{x}: %{y:.1%} · %{customdata:,} "
             + t("campaigns.chart.n", lang)
             + "<extra></extra>",
@@ -134,7 +135,7 @@ def frequency_chart(frequency: pd.DataFrame, lang: str = "en", alpha: float = 0.
         fig.add_trace(
             go.Scatter(
                 x=frequency["value"].astype(str).tolist(),
-                y=frequency["fitted"],
+                y=frequency["fitted"].tolist(),
                 mode="lines",
                 name=t("campaigns.chart.fitted", lang),
                 line={"color": FIT_COLOR, "dash": "dash"},
@@ -162,7 +163,7 @@ def ab_chart(ab: ABResult, lang: str = "en") -> go.Figure:
     fig = go.Figure(
         go.Bar(
             x=names,
-            y=values,
+            y=values.tolist(),
             marker_color=[A_COLOR, B_COLOR],
             error_y=_errors(
                 values, pd.Series([ab.low_a, ab.low_b]), pd.Series([ab.high_a, ab.high_b])
