@@ -21,5 +21,6 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("pages/churn.py", "nav.churn", ":material/person_remove:"),
     PageEntry("pages/value.py", "nav.value", ":material/savings:"),
     PageEntry("pages/forecast.py", "nav.forecast", ":material/trending_up:"),
+    PageEntry("pages/communications.py", "nav.communications", ":material/forum:"),
     PageEntry("pages/customer360.py", "nav.customer360", ":material/person_search:"),
 )
