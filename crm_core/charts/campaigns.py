@@ -171,6 +171,7 @@ def ab_chart(ab: ABResult, lang: str = "en") -> go.Figure:
             customdata=[ab.n_a, ab.n_b],
             text=[f"{v:.1%}" if percent else f"{v:.2f}" for v in values],
             textposition="inside",
+            insidetextanchor="middle",
             hovertemplate=("%{x}: %{y:.2%}" if percent else "%{x}: %{y:.3f}")
             + f" · %{{customdata:,}} {t('campaigns.chart.n', lang)}<extra></extra>",
         )
