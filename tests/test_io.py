@@ -92,7 +92,7 @@ def test_01_empty_gzip_and_blank_text_are_refused() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"a,b\n", b"a,b", b"a;b;c\r\n\r\n", b"\xef\xbb\xbfid,name\n\n"],
+    [b"a,b\n", b"a,b", b"a;b;c\r\n\r\n", b"\xef\xbb\xbfid,name\n\n", b"a,b\n \t\x0b\x0c\r\n  \n"],
 )
 def test_02_header_only_csv_has_no_data_rows(data: bytes) -> None:
     error = _error(data)
