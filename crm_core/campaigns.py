@@ -448,14 +448,11 @@ def _contact_bins(table: pd.DataFrame, params: CampaignParams) -> pd.Series | No
     if not counts.notna().any():
         return None
     capped = counts.clip(upper=params.max_contacts)
-    text = capped.map(
-        lambda v: (
-            np.nan
-            if pd.isna(v)
-            else (f"{params.max_contacts}+" if v >= params.max_contacts else str(int(v)))
-        )
-    )
-    return text.astype("str").where(counts.notna())
+    names = {
+        v: f"{params.max_contacts}+" if v >= params.max_contacts else str(int(v))
+        for v in capped.dropna().unique()
+    }
+    return capped.map(names).astype("str").where(counts.notna())
 
 
 def contact_table(
@@ -488,9 +485,7 @@ def contact_table(
     if "date" in table.columns and pd.api.types.is_datetime64_any_dtype(table["date"]):
         weekday = table["date"].dt.day_of_week
         frame["weekday"] = (
-            weekday.map(lambda d: WEEKDAYS[int(d)] if pd.notna(d) else np.nan)
-            .astype("str")
-            .where(weekday.notna())
+            weekday.map(dict(enumerate(WEEKDAYS))).astype("str").where(weekday.notna())
         )
     if "customer_id" in table.columns:
         try:

@@ -187,3 +187,16 @@ def test_a_dataset_without_contacts_says_what_is_missing(sample_workspace: Path)
     at = _open(at, "commpage.tab.ab")
     _ok(at)
     assert t("commpage.needs", "en") in [i.value for i in at.info]
+
+
+def test_only_the_open_tab_runs(sample_workspace: Path) -> None:
+    """The Texts tab draws the text analysis (or says it is not there yet) and nothing of the
+    strategy tabs: no best-channel headline, no strategy settings."""
+    at = _open(run_page(PAGE, "en"), "commpage.tab.texts")
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.success
+    assert "camp_min_contacts" not in [n.key for n in at.number_input]
+    from importlib.util import find_spec
+
+    if find_spec("pages._text_tab") is None:
+        assert [i.value for i in at.info] == [t("commpage.texts_unavailable", "en")]
