@@ -589,6 +589,39 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_text(args: argparse.Namespace) -> int:
+    """Text classification metrics JSON and predicted categories CSV (same core as the Texts tab).
+
+    A file path is read as it is (its own headers name the columns); a workspace dataset uses its
+    communications or feedback table.
+    """
+    from crm_core.export import to_csv_bytes
+    from crm_core.io import read_path
+    from crm_core.text import TextParams, run_text, text_payload
+
+    workspace = _workspace(args)
+    if workspace.exists(args.dataset) or not Path(args.dataset).exists():
+        data: Any = workspace.load_dataset(args.dataset)
+    else:
+        data = read_path(args.dataset).frame
+    params = TextParams(
+        text_column=args.text_column,
+        label_column=args.label_column,
+        table=args.table,
+        model=args.model,
+        language=args.language,
+        test_size=args.test_size,
+        seed=args.seed,
+    )
+    result = run_text(data, params)
+    payload = text_payload(result, args.lang)
+    if args.out:
+        Path(args.out).write_bytes(to_csv_bytes(result.predictions))
+        payload["out"] = args.out
+    _print_json(payload, args.json)
+    return 0
+
+
 def _date_arg(value: str, name: str) -> Any:
     """A date option as a Timestamp, or a typed error naming the option."""
     import pandas as pd
@@ -804,6 +837,21 @@ def build_parser() -> argparse.ArgumentParser:
     drv.add_argument("--out", help="write the driver importance CSV here")
     drv.add_argument("--json", help="write the JSON here instead of stdout")
     drv.set_defaults(handler=cmd_drivers)
+
+    txt = sub.add_parser(
+        "text", help="text classification: metrics JSON and predicted categories of unlabeled rows"
+    )
+    txt.add_argument("dataset", help="workspace dataset name or a file path")
+    txt.add_argument("--text-column", required=True, help="column holding the texts")
+    txt.add_argument("--label-column", help="column holding the categories (omit: no classifier)")
+    txt.add_argument("--table", choices=("communications", "feedback"), help="workspace table")
+    txt.add_argument("--model", choices=("logreg", "svm"), default="svm")
+    txt.add_argument("--language", choices=("auto", "zh", "en", "chars"), default="auto")
+    txt.add_argument("--test-size", type=float, default=0.2, help="stratified holdout share")
+    txt.add_argument("--seed", type=int, default=42)
+    txt.add_argument("--out", help="write the predictions of records without a category as CSV")
+    txt.add_argument("--json", help="write the metrics JSON here instead of stdout")
+    txt.set_defaults(handler=cmd_text)
 
     camp = sub.add_parser(
         "campaigns",
