@@ -187,11 +187,12 @@ K_ALGORITHMS = frozenset({"kmeans", "gmm", "agglomerative"})
 
 # KMeans above this many rows: the best of KMEANS_SAMPLE_INIT k-means++ starts on a seeded sample
 # of KMEANS_SAMPLE_SIZE rows gives the starting centres, then Lloyd iterations run on every row
-# (one start). Measured on this project's 2-core machine (sklearn 1.9.1, 1,000,000 rows, one
-# thread): full KMeans(n_init=10) 6-10 s; MiniBatchKMeans(n_init=3) 3-12 s, because sklearn 1.9
-# draws every mini-batch with a weighted choice over all rows (O(rows) per step), and 0.5-1.5 %
-# more inertia; the sampled start 0.3-0.9 s with inertia within 0.03 % of the full n_init=10
-# fit. Starts on the 20,000 sample, worst of 5 seeds vs the best inertia seen:
+# (one start). Measured on this project's shared 2-core machine (sklearn 1.9.1, 1,000,000 rows,
+# 4 and 8 features): full KMeans(n_init=10) 10-12 s; MiniBatchKMeans(n_init=3) 3-19 s on one
+# thread, because sklearn 1.9 draws every mini-batch with a weighted choice over all rows
+# (O(rows) per step), with 0.3-4.4 % more inertia; the sampled start 0.3-1.1 s, inertia within
+# 0.02 % of the full n_init=10 fit. Starts on the 20,000 sample, worst of 5 seeds vs the best
+# inertia seen:
 #   n_init        1       3       10
 #   6 blobs k=5   +0.00%  +0.00%  +0.00%
 #   skewed, k=8   +0.42%  +0.03%  +0.03%
@@ -408,9 +409,9 @@ def _model_input(features_frame: pd.DataFrame, params: ClusterParams) -> _Matrix
 class MedianImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Missing values -> the column's median, as ``SimpleImputer(strategy="median")`` does.
 
-    SimpleImputer finds medians by sorting a masked copy of the whole matrix (0.35 s for
-    1,000,000 x 4 here); ``np.nanmedian`` selects them (0.05 s). Columns that are entirely
-    missing never reach it (``_model_input`` drops them with a note).
+    SimpleImputer finds medians by sorting a masked copy of the whole matrix; ``np.nanmedian``
+    selects them: the same medians, fit + transform 5x faster on 1,000,000 x 4. Columns that are
+    entirely missing never reach it (``_model_input`` drops them with a note).
     """
 
     def fit(self, X: Any, y: Any = None) -> MedianImputer:
@@ -694,7 +695,7 @@ def _silhouette_values(x: np.ndarray, labels: np.ndarray, chunk: int = 256) -> n
     sklearn sums each row's distances per cluster in a Python loop of ``bincount`` calls. Here
     the rows are sorted by cluster, so one ``np.add.reduceat`` per block of 256 rows gives the
     sums, and the distance blocks stay small enough for the cache; BLAS runs on one thread
-    because its threads only wait on each other for products this thin. About 3x faster than
+    because its threads only wait on each other for products this thin. 3-5x faster than
     sklearn on the 10,000 rows that the metric card scores.
     """
     order = np.argsort(labels, kind="stable")

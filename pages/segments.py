@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from crm_core.charts.segments import (
+    MAP_MAX_POINTS,
     k_distance_chart,
     k_sweep_chart,
     radar_chart,
@@ -309,7 +310,12 @@ def _clusters_tab(dataset: Dataset, features: pd.DataFrame, as_of: pd.Timestamp 
     st.subheader(tr("seg.profiles"))
     names = _names_editor(profiles, f"seg_names:{dataset.fingerprint}:{key}")
     left, right = st.columns(2)
-    left.plotly_chart(segment_map(result.embedding, result.labels, lang(), names), width="stretch")
+    figure = segment_map(result.embedding, result.labels, lang(), names, MAP_MAX_POINTS)
+    left.plotly_chart(figure, width="stretch")
+    if len(result.embedding) > MAP_MAX_POINTS:
+        left.caption(
+            tr("seg.map_sampled", shown=f"{MAP_MAX_POINTS:,}", total=f"{len(result.embedding):,}")
+        )
     right.plotly_chart(zscore_heatmap(profiles, lang(), names), width="stretch")
     left.plotly_chart(radar_chart(profiles, lang(), names), width="stretch")
     with right.expander(tr("seg.means_medians")):

@@ -271,6 +271,25 @@ def test_rfm_and_compare_run_only_while_open(sample_workspace: Path) -> None:
     }
 
 
+def test_a_sampled_map_says_so(sample_workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above the map's point limit the map draws a sample and a caption says how many."""
+    import json
+
+    from crm_core.charts import segments as charts
+
+    monkeypatch.setattr(charts, "MAP_MAX_POINTS", 1_000)
+    at = run_page(PAGE, "en")
+    _ok(at)
+    expected = t("seg.map_sampled", "en", shown="1,000", total="5,000")
+    assert expected in [c.value for c in _tab(at, "seg.tab.clusters").caption]
+    title = t("segments.chart.map", "en")
+    maps = [c for c in at.get("plotly_chart") if title in c.proto.spec]
+    assert len(maps) == 1
+    traces = json.loads(maps[0].proto.spec)["data"]
+    points = sum(len(trace["customdata"]) for trace in traces)  # one customer id per point
+    assert points == 1_000
+
+
 def test_settings_survive_a_visit_to_another_page(sample_workspace: Path) -> None:
     """SAFETY 34: after the Data page and back, k and the fitted segments are still there."""
     at = run_page(PAGE, "en")
