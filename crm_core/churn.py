@@ -12,7 +12,10 @@ optionally restricts the customers to those who bought in the ``active_days`` be
 Models. scikit-learn Pipelines: numeric columns imputed (median) and standardised, category
 columns imputed and one-hot encoded (unknown categories ignored), identifiers never features;
 then logistic regression, random forest, histogram gradient boosting or a linear SVM calibrated
-by ``CalibratedClassifierCV`` (sigmoid, 3 folds) for probabilities. Iterations are bounded.
+by ``CalibratedClassifierCV`` (sigmoid fitted on 3-fold out-of-fold scores, one SVM on all
+rows) for probabilities. Iterations are bounded. The preprocessing does not depend on the model,
+so each fold's is fitted once and shared by the models of a comparison; models fit on the
+preprocessed matrix and the saved pipeline joins the two.
 
 Evaluation. With a label column: stratified k-fold cross-validation; every customer's
 probability comes from the fold model that did not see them (what ``cross_val_predict`` does,
@@ -24,10 +27,13 @@ too little history or one class, cross-validation is used and a note says so. Ba
 there are transactions, otherwise the numeric feature with the highest ROC-AUC on the evaluation
 rows (its direction chosen on the same rows, so this baseline is optimistic).
 
-Explanation. Permutation importance (drop in ROC-AUC) on held-out rows: the last fold's
-validation rows (cross-validation) or the test frame (time holdout), at most ``PI_ROWS`` rows,
-``PI_REPEATS`` repeats, seeded. Partial dependence of the top features (grid of 20 between the 5th
-and 95th percentile; categories as they are). Per-customer factors come from the final model:
+Explanation (only for an explained run; a comparison skips it). Permutation importance (drop in
+ROC-AUC) on held-out rows: the last fold's validation rows (cross-validation) or the held-out
+part of the as-of frame (time holdout), a stratified sample of at most ``PI_ROWS`` rows,
+``PI_REPEATS`` shuffles, seeded; shuffling a feature's preprocessed columns together equals
+shuffling the feature, so no preprocessing runs per shuffle. Partial dependence of the top
+features (grid of 20 between the 5th and 95th percentile; categories as they are; a seeded
+sample of ``PD_ROWS`` customers). Per-customer factors come from the final model:
 
 * logistic regression: each feature's contribution to the log-odds, coefficient x (transformed
   value - training mean), summed over a category's one-hot columns. Exact: the contributions add
@@ -1493,8 +1499,13 @@ def _factor_texts(
 
 
 def _workers() -> int:
-    """Half the cores, at least one: a server or other sessions keep the rest busy."""
-    return max(1, (os.cpu_count() or 2) // 2)
+    """Half the cores this process may run on (its CPU affinity, e.g. under ``taskset`` or a
+    container's CPU set), at least one: a server or other sessions keep the rest busy."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 2
+    return max(1, cores // 2)
 
 
 def _threads() -> Any:

@@ -74,7 +74,8 @@ def test_threshold_moves_precision_and_risk_list_downloads(
         page.get_by_role("tab", name=en("churn.page.tab.evaluation")).wait_for()
         wait_idle(page)
 
-        # derive the label from purchases; the evaluation is a time-based holdout
+        # the label derived from purchases is the default on data with transactions (clicking
+        # it keeps it); the evaluation is a time-based holdout
         radio = page.locator("[data-testid='stRadio']").filter(
             has_text=en("churn.page.label_source")
         )
