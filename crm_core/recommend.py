@@ -511,21 +511,20 @@ def _fit_rules(model: Recommender) -> None:
 
 @dataclass
 class _Scored:
-    scores: np.ndarray  # block x items, method evidence (0 = none)
+    scores: np.ndarray | None  # block x items, method evidence (0 = none) ...
+    sparse: sp.csr_matrix | None = None  # ... or the same as a sparse matrix (itemknn, popular)
     reason_item: np.ndarray | None = None  # block x items: index into a name list (-1 none)
     reason_share: np.ndarray | None = None
     reason_lift: np.ndarray | None = None
-    names: Sequence[str] = ()
 
 
 def _score_block(model: Recommender, rows: np.ndarray, binary: sp.csr_matrix) -> _Scored:
     xb = binary[rows]
     n_items = binary.shape[1]
-    if model.method == "popular":
-        share = model.popularity / max(len(model.customers), 1)
-        return _Scored(np.broadcast_to(share, (len(rows), n_items)).copy())
+    if model.method == "popular":  # every slot comes from the popularity order
+        return _Scored(None, sp.csr_matrix((len(rows), n_items)))
     if model.method == "itemknn":
-        return _Scored((xb @ model.similarity).toarray())
+        return _Scored(None, sp.csr_matrix(xb @ model.similarity))
     if model.method == "content":
         profile = (model.purchases.matrix[rows] @ model.profile_features).toarray()
         norms = np.linalg.norm(profile, axis=1, keepdims=True)
@@ -538,10 +537,9 @@ def _score_block(model: Recommender, rows: np.ndarray, binary: sp.csr_matrix) ->
 def _rules_block(model: Recommender, xb: sp.csr_matrix) -> _Scored:
     """Best rule per (customer, consequent): the highest confidence, then lift, then rule order."""
     rules = model.rules
-    scores = np.zeros(xb.shape, dtype=np.float64)
     reason = np.full(xb.shape, -1, dtype=np.int64)
     if rules is None or not len(rules):
-        return _Scored(scores, reason, names=())
+        return _Scored(None, sp.csr_matrix(xb.shape), reason_item=reason)
     owned = (xb @ model.antecedents.T).tocoo()
     lengths = rules["length"].to_numpy()
     hit = owned.data >= lengths[owned.col] - 0.5
@@ -554,9 +552,9 @@ def _rules_block(model: Recommender, xb: sp.csr_matrix) -> _Scored:
     last = np.ones(cust.size, dtype=bool)
     if cust.size:
         last[:-1] = (cust[1:] != cust[:-1]) | (item[1:] != item[:-1])
-    scores[cust[last], item[last]] = conf[last]
     reason[cust[last], item[last]] = rule[last]
-    return _Scored(scores, reason)
+    best = sp.csr_matrix((conf[last], (cust[last], item[last])), shape=xb.shape)
+    return _Scored(None, best, reason_item=reason)
 
 
 def _tie_break(popularity: np.ndarray) -> np.ndarray:
@@ -584,6 +582,86 @@ def _codes(model: Recommender, customer_ids: Iterable[Any] | None) -> np.ndarray
     return codes
 
 
+def _top_dense(
+    scores: np.ndarray, bought: sp.csr_matrix | None, bonus: np.ndarray, n: int
+) -> tuple[np.ndarray, ...]:
+    """Top ``n`` per row of a dense block: score, then popularity (the bonus), then item."""
+    n_rows, n_items = scores.shape
+    key = scores + bonus
+    if bought is not None:
+        xb = bought.tocoo()
+        key[xb.row, xb.col] = -np.inf
+    take = min(n, n_items)
+    if take < n_items:
+        top = np.argpartition(-key, take - 1, axis=1)[:, :take]
+    else:
+        top = np.broadcast_to(np.arange(n_items), (n_rows, n_items)).copy()
+    picked = np.take_along_axis(key, top, axis=1)
+    order = np.lexsort((top, -picked), axis=1)
+    top = np.take_along_axis(top, order, axis=1)
+    picked = np.take_along_axis(picked, order, axis=1)
+    valid = np.isfinite(picked.ravel())
+    local = np.repeat(np.arange(n_rows), take)[valid]
+    item = top.ravel()[valid]
+    rank = np.tile(np.arange(1, take + 1), n_rows)[valid]
+    return local, item, rank, scores[local, item]
+
+
+def _top_sparse(
+    scores: sp.csr_matrix,
+    bought: sp.csr_matrix | None,
+    bonus: np.ndarray,
+    popular: np.ndarray,
+    n: int,
+) -> tuple[np.ndarray, ...]:
+    """Top ``n`` per row when only a few items per row have evidence: those ranked as in
+    :func:`_top_dense`, the remaining slots filled in popularity order (never a dense row)."""
+    n_rows, n_items = scores.shape
+    coo = scores.tocoo()
+    rows, cols, values = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data
+    keep = values > 0
+    if bought is not None:
+        owned = bought.tocoo()
+        owned_keys = np.sort(owned.row.astype(np.int64) * n_items + owned.col)
+        keep &= ~np.isin(rows * n_items + cols, owned_keys, assume_unique=False)
+    rows, cols, values = rows[keep], cols[keep], values[keep]
+    order = np.lexsort((cols, -(values + bonus[cols]), rows))
+    rows, cols, values = rows[order], cols[order], values[order]
+    starts = np.searchsorted(rows, np.arange(n_rows))
+    rank = np.arange(rows.size) - starts[rows]
+    first = rank < n
+    rows, cols, values, rank = rows[first], cols[first], values[first], rank[first] + 1
+    counts = np.bincount(rows, minlength=n_rows)
+    extra_rows: list[int] = []
+    extra_cols: list[int] = []
+    extra_rank: list[int] = []
+    short = np.flatnonzero(counts < min(n, n_items))
+    if short.size:
+        order_list = popular.tolist()
+        chosen_at = np.searchsorted(rows, short)
+        for local, at in zip(short.tolist(), chosen_at.tolist(), strict=True):
+            taken = set(cols[at : at + counts[local]].tolist())
+            if bought is not None:
+                taken.update(
+                    bought.indices[bought.indptr[local] : bought.indptr[local + 1]].tolist()
+                )
+            position = int(counts[local])
+            for candidate in order_list:
+                if position >= n:
+                    break
+                if candidate not in taken:
+                    position += 1
+                    extra_rows.append(local)
+                    extra_cols.append(candidate)
+                    extra_rank.append(position)
+    all_rows = np.concatenate((rows, np.asarray(extra_rows, dtype=np.int64)))
+    all_cols = np.concatenate((cols, np.asarray(extra_cols, dtype=np.int64)))
+    all_rank = np.concatenate((rank, np.asarray(extra_rank, dtype=np.int64)))
+    all_scores = np.concatenate((values, np.zeros(len(extra_rows))))
+    order = np.lexsort((all_rank, all_rows))
+    return all_rows[order], all_cols[order], all_rank[order], all_scores[order]
+
+
 def recommend(
     model: Recommender,
     customer_ids: Iterable[Any] | None = None,
@@ -602,31 +680,19 @@ def recommend(
     n_items = binary.shape[1]
     bonus = _tie_break(model.popularity)
     share = model.popularity / max(len(model.customers), 1)
+    popular = np.lexsort((np.arange(n_items), -model.popularity))
     block = max(1, BLOCK_CELLS // max(n_items, 1))
     parts: list[pd.DataFrame] = []
     for start in range(0, len(codes), block):
         rows = codes[start : start + block]
         scored = _score_block(model, rows, binary)
-        key = scored.scores + bonus
-        if model.params.exclude_purchased:
-            xb = binary[rows].tocoo()
-            key[xb.row, xb.col] = -np.inf
-        take = min(n, n_items)
-        top = (
-            np.argpartition(-key, take - 1, axis=1)[:, :take]
-            if take < n_items
-            else (np.broadcast_to(np.arange(n_items), (len(rows), n_items)).copy())
-        )
-        picked = np.take_along_axis(key, top, axis=1)
-        order = np.lexsort((top, -picked), axis=1)
-        top = np.take_along_axis(top, order, axis=1)
-        picked = np.take_along_axis(picked, order, axis=1)
-        local = np.repeat(np.arange(len(rows)), take)
-        item = top.ravel()
-        valid = np.isfinite(picked.ravel())
-        local, item = local[valid], item[valid]
-        rank = np.tile(np.arange(1, take + 1), len(rows))[valid]
-        score = scored.scores[local, item]
+        bought = binary[rows] if model.params.exclude_purchased else None
+        if scored.sparse is not None:
+            local, item, rank, score = _top_sparse(scored.sparse, bought, bonus, popular, n)
+            if model.method == "popular":
+                score = share[item]
+        else:
+            local, item, rank, score = _top_dense(scored.scores, bought, bonus, n)
         parts.append(_with_reasons(model, rows, local, item, rank, score, scored, share, binary))
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in REC_COLUMNS})
