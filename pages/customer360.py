@@ -137,7 +137,13 @@ def _figures(profile: CustomerProfile) -> Any:
     f = profile.figures
     cols = st.columns(6)
     cell = f"R{f['r']} F{f['f']} M{f['m']}" if f["r"] is not None else None
-    cols[0].metric(tr("c360page.metric.segment"), f["segment_name"] or "–", cell, delta_color="off")
+    cols[0].metric(
+        tr("c360page.metric.segment"),
+        f["segment_name"] or "–",
+        cell,
+        delta_color="off",
+        delta_arrow="off",
+    )
     cols[1].metric(tr("c360page.metric.orders"), _number(f["orders"], "count"))
     cols[2].metric(tr("c360page.metric.revenue"), _number(f["revenue"], "money"))
     cols[3].metric(tr("c360page.metric.clv"), _number(f["clv"], "money"))
@@ -148,6 +154,7 @@ def _figures(profile: CustomerProfile) -> Any:
         _number(satisfaction, "number"),
         _number(f["satisfaction_date"], "date") if f["satisfaction_date"] else None,
         delta_color="off",
+        delta_arrow="off",  # the delta is the response's date, not a change
     )
     return st.container()
 
