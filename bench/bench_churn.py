@@ -14,6 +14,7 @@ travel between machines.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -78,6 +79,7 @@ def generated_customers(n: int, seed: int = 11) -> tuple[pd.DataFrame, np.ndarra
 
 def main() -> None:
     """Compare the four models (5-fold CV, explanations, risk list) and score a million rows."""
+    load_before = os.getloadavg()[0]  # other jobs on the machine slow every figure down
     customers, logit = generated_customers(TRAIN_CUSTOMERS)
     train = Dataset("bench_train", {"customers": customers}, fingerprint="bench")
 
@@ -85,6 +87,7 @@ def main() -> None:
         ticks: list[float] = []
         stamps: list[float] = []
         started = time.perf_counter()
+        cpu = time.process_time()
 
         def progress(fraction: float) -> None:
             ticks.append(fraction)
@@ -112,6 +115,8 @@ def main() -> None:
             "progress_last": round(ticks[-1], 3) if ticks else None,
             "progress_max_gap_s": round(float(gaps.max()), 2) if len(gaps) else None,
             "inner_s": round(inner, 3),
+            # CPU seconds of this process: what the run costs when it has a core to itself
+            "cpu_s": round(time.process_time() - cpu, 3),
         }
 
     frame = C.build_churn_frame(train, LABEL)
@@ -137,20 +142,28 @@ def main() -> None:
     bare_model = LogisticRegression(max_iter=2000).fit(matrix, y)
     bare_score = measure(lambda: float(bare_model.predict_proba(big_matrix)[:, 1].mean()), 3)
 
+    def score(model: C.TrainedModel, explain: bool) -> dict:
+        cpu = time.process_time()
+        rows = len(C.score_dataset(model, big_ds, explain=explain))
+        return {"rows": rows, "cpu_s": round(time.process_time() - cpu, 3)}
+
     scoring: dict[str, dict] = {}
     for key, result in fitted.results.items():
-        run = measure(lambda model=result.model: len(C.score_dataset(model, big_ds, explain=False)))
+        # best of 3, as the bare baseline: the machine may be shared (see "cpu_count")
+        run = measure(lambda model=result.model: score(model, explain=False), 3)
         scoring[key] = {
             "seconds": run["seconds"],
+            "cpu_s": (run["extra"] or {}).get("cpu_s"),
             "peak_mb": run["peak_mb"],
             "ratio_vs_bare_predict": ratio(run["seconds"], bare_score["seconds"]),
             "error": run["error"],
         }
     for key in ("logreg", "hgb"):
         model = fitted.results[key].model
-        run = measure(lambda model=model: len(C.score_dataset(model, big_ds, explain=True)))
+        run = measure(lambda model=model: score(model, explain=True))
         scoring[f"{key}_with_factors"] = {
             "seconds": run["seconds"],
+            "cpu_s": (run["extra"] or {}).get("cpu_s"),
             "peak_mb": run["peak_mb"],
             "ratio_vs_bare_predict": ratio(run["seconds"], bare_score["seconds"]),
             "error": run["error"],
@@ -160,6 +173,10 @@ def main() -> None:
     report(
         "churn",
         {
+            "load_average_1m": {
+                "start": round(load_before, 2),
+                "end": round(os.getloadavg()[0], 2),
+            },
             "train_cv_100k_all_models_cv5": {
                 "customers": TRAIN_CUSTOMERS,
                 "seconds": trained["seconds"],
@@ -187,13 +204,14 @@ def main() -> None:
                 },
                 "includes": "5-fold CV, final fit, permutation importance, partial dependence, "
                 "factors and risk scores for every customer, four models",
-                "target": "none (the 60 s target is training and CV; this adds explanations)",
+                "target": "<= 60 s (the issue's 60 s is training and CV; this also explains)",
             },
             "score_1m": {
                 "customers": SCORE_CUSTOMERS,
                 "by_model": scoring,
                 "bare_logreg_predict_proba_s": bare_score["seconds"],
-                "includes": "feature table from the customers table, preprocessing, prediction",
+                "includes": "feature table from the customers table, preprocessing, prediction "
+                "(best of 3; the with_factors figures are one run)",
                 "target": "<= 10 s",
             },
         },
