@@ -178,7 +178,9 @@ class TextIndex:
     """Vectors of past records for similarity search, with the records they stand for."""
 
     vectorizer: TextVectorizer
-    matrix: sparse.csr_matrix  # one unit-length row per record in ``records``
+    # one unit-length row per record in ``records``, stored by column (CSC): a query's product
+    # then reads only the records holding one of its n-grams, not every stored value
+    matrix: sparse.csc_matrix
     records: pd.DataFrame  # row (position in the table), text, and label/customer/date if any
 
 
@@ -969,7 +971,9 @@ def run_text(data: Dataset | pd.DataFrame, params: TextParams) -> TextResult:
         temperature=temperature,
         vectorizer=vectorizer,
         model=model,
-        index=TextIndex(search, corpus.matrix(search, usable), _records(frame, params, usable)),
+        index=TextIndex(
+            search, corpus.matrix(search, usable).tocsc(), _records(frame, params, usable)
+        ),
         notes=notes,
     )
 
@@ -991,7 +995,7 @@ def similar(source: TextResult | TextIndex, query: str, k: int = 10) -> pd.DataF
     if not normalize_text(query) or k < 1:
         return pd.DataFrame(columns=columns)
     vector = index.vectorizer.transform([query])
-    scores = np.asarray((index.matrix @ vector.T).todense()).ravel()
+    scores = (vector @ index.matrix.T).toarray().ravel()  # CSR (1 x F) @ CSR (F x N)
     candidates = np.flatnonzero(scores > 1e-12)
     if len(candidates) > k:
         cut = np.partition(scores[candidates], len(candidates) - k)[len(candidates) - k]

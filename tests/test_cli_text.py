@@ -11,22 +11,12 @@ from crm_core.store import Workspace
 from crm_core.text import TextParams, run_text
 from tests.cli_helpers import assert_user_error, crm, ok
 
+SAMPLE = ("text", "sample", "--text-column", "text", "--label-column", "category")
+
 
 def test_crm_text_equals_the_core_on_the_sample(sample_workspace: Path, tmp_path: Path) -> None:
     out = tmp_path / "metrics.json"
-    ok(
-        crm(
-            sample_workspace,
-            "text",
-            "sample",
-            "--text-column",
-            "text",
-            "--label-column",
-            "category",
-            "--json",
-            str(out),
-        )
-    )
+    ok(crm(sample_workspace, *SAMPLE, "--json", str(out)))
     payload = json.loads(out.read_text(encoding="utf-8"))
     dataset = Workspace(sample_workspace).load_dataset("sample")
     result = run_text(dataset, TextParams(text_column="text", label_column="category"))
@@ -77,19 +67,5 @@ def test_crm_text_mistakes_are_one_line(sample_workspace: Path, tmp_path: Path) 
         )
     )
     assert "x" in line
-    line = assert_user_error(
-        crm(
-            sample_workspace,
-            "--lang",
-            "zh",
-            "text",
-            "sample",
-            "--text-column",
-            "text",
-            "--label-column",
-            "category",
-            "--test-size",
-            "0.9",
-        )
-    )
+    line = assert_user_error(crm(sample_workspace, "--lang", "zh", *SAMPLE, "--test-size", "0.9"))
     assert "test_size" in line
