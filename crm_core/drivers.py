@@ -431,6 +431,53 @@ def _segment_feature(
     return {"segment": values}, {"segment": _labels("drivers.feature.segment")}
 
 
+CONTACT_WINDOW_DAYS = 90
+MAX_CONTACT_CATEGORIES = 8
+
+
+def _contact_features(
+    dataset: Dataset, rows: pd.DataFrame
+) -> tuple[dict[str, pd.Series], dict[str, dict[str, str]]]:
+    """The customer's contacts per category (complaint, inquiry, …) in the 90 days before each
+    response, from the communications table: what customers told us before they scored us.
+
+    Only contacts strictly before the response date count, so a complaint written after a bad
+    score never explains it. One sorted (customer, day) key per category and two binary
+    searches per response keep it linear in the rows.
+    """
+    comms = dataset.get("communications")
+    needed = {"customer_id", "date", "category"}
+    if comms is None or not needed <= set(comms.columns) or "date" not in rows.columns:
+        return {}, {}
+    comms = comms.dropna(subset=list(needed))
+    if comms.empty:
+        return {}, {}
+    customers = pd.Index(pd.unique(comms["customer_id"].astype("str")))
+    day = pd.Timestamp("1970-01-01")
+    span = 10**6  # days: more than any calendar range the data can hold
+    comm_code = customers.get_indexer(comms["customer_id"].astype("str"))
+    comm_day = (pd.to_datetime(comms["date"]) - day).dt.days.to_numpy()
+    response_code = customers.get_indexer(rows["customer_id"].astype("str"))
+    response_day = (pd.to_datetime(rows["date"]) - day).dt.days.to_numpy()
+    known = (response_code >= 0) & ~np.isnan(response_day.astype(float))
+    top = comms["category"].astype("str").value_counts().index[:MAX_CONTACT_CATEGORIES]
+    out: dict[str, pd.Series] = {}
+    labels: dict[str, dict[str, str]] = {}
+    for category in top:
+        mask = (comms["category"].astype("str") == category).to_numpy()
+        keys = np.sort(comm_code[mask].astype(np.int64) * span + comm_day[mask])
+        end = response_code.astype(np.int64) * span + np.nan_to_num(response_day).astype(np.int64)
+        counts = np.searchsorted(keys, end, "left") - np.searchsorted(
+            keys, end - CONTACT_WINDOW_DAYS, "left"
+        )
+        key = f"contacts.{category}"
+        out[key] = pd.Series(np.where(known, counts, 0).astype(float), index=rows.index)
+        labels[key] = _labels(
+            "drivers.feature.contacts", category=str(category), days=CONTACT_WINDOW_DAYS
+        )
+    return out, labels
+
+
 def _date_values(col: pd.Series) -> pd.Series | None:
     """A column as dates when nearly all its non-empty values parse with one format."""
     if pd.api.types.is_datetime64_any_dtype(col):
@@ -663,6 +710,7 @@ def build_driver_table(
         for part in (
             _customer_features(dataset, ids),
             _segment_feature(dataset, params, workspace, lang, ids, notes),
+            _contact_features(dataset, rows),
         ):
             features.update(part[0])
             labels.update(part[1])

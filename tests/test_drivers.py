@@ -379,3 +379,32 @@ def test_sample_planted_segments_come_out_among_the_top_drivers(tmp_path: Path) 
     curve = result.partial_dependence["segment"].set_index("value")["predicted"]
     assert curve.idxmin() in {"bargain_hunter", "lapsed"}
     assert curve.max() - curve.min() > 0.3
+
+
+def test_contacts_before_each_response_are_counted_per_category() -> None:
+    feedback = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "c"] * 10,
+            "date": pd.to_datetime(["2024-03-01", "2024-06-01", "2024-03-01", "2024-03-01"] * 10),
+            "score": [1.0, 4.0, 5.0, 3.0] * 10,
+            "channel": ["web", "app"] * 20,
+        }
+    )
+    communications = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "b", "a"],
+            "date": pd.to_datetime(
+                ["2024-02-10", "2024-02-20", "2023-10-01", "2024-02-25", "2024-03-05"]
+            ),
+            "category": ["complaint", "complaint", "complaint", "praise", "complaint"],
+        }
+    )
+    dataset = Dataset("c", {"feedback": feedback, "communications": communications})
+    table = build_driver_table(dataset, DriverParams(model="linear", cv_folds=2))
+    complaints = table.X["contacts.complaint"].iloc[:4].tolist()
+    praise = table.X["contacts.praise"].iloc[:4].tolist()
+    # a on 2024-03-01: two complaints within 90 days (not the October one, not the later one);
+    # a on 2024-06-01: only the 2024-03-05 complaint (88 days) is within the 90 days
+    assert complaints == [2.0, 1.0, 0.0, 0.0]
+    assert praise == [0.0, 0.0, 1.0, 0.0]
+    assert table.labels["contacts.complaint"]["en"] == "complaint contacts in the 90 days before"
