@@ -450,7 +450,8 @@ def context_features(dataset: Dataset, as_of: pd.Timestamp | str | None = None) 
     ``contacts_<category>`` counts communications rows per category (the most frequent
     ``MAX_CONTEXT_CATEGORIES`` categories; the rest as ``contacts_other``; ``contacts_total``
     when there is no category). ``feedback_score_mean`` / ``feedback_nps_mean`` are mean survey
-    answers and ``feedback_count`` their number. With ``as_of``, rows without a date are left out
+    answers, ``feedback_score_latest`` the latest score and ``feedback_count`` their number.
+    With ``as_of``, rows without a date are left out
     (they cannot be placed before it). Customers without rows are absent; the caller fills counts
     with 0 and leaves means missing.
     """
@@ -483,6 +484,13 @@ def context_features(dataset: Dataset, as_of: pd.Timestamp | str | None = None) 
                 values = pd.to_numeric(feedback[column], errors="coerce")
                 if values.notna().any():
                     stats[f"feedback_{column}_mean"] = values.groupby(ids.to_numpy()).mean()
+        if "score" in feedback.columns and "date" in feedback.columns:
+            # the latest answer before the date: a customer's mood now, not their average
+            scored = feedback.assign(_score=pd.to_numeric(feedback["score"], errors="coerce"))
+            scored = scored.dropna(subset=["_score", "date"]).sort_values("date", kind="stable")
+            if len(scored):
+                latest = scored.groupby(scored["customer_id"].astype("str").to_numpy())["_score"]
+                stats["feedback_score_latest"] = latest.last()
         stats["feedback_count"] = ids.groupby(ids.to_numpy()).size().astype(float)
         counts.append("feedback_count")
         parts.append(pd.DataFrame(stats))

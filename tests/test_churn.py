@@ -255,6 +255,10 @@ def test_context_features_count_before_as_of() -> None:
     expected = comms[comms["date"] < "2024-06-01"].groupby("customer_id").size()
     assert ctx["contacts_complaint"].reindex(expected.index).tolist() == expected.tolist()
     assert set(ctx["feedback_score_mean"].dropna().unique()) <= {2.0, 4.0}
+    feedback = shop.tables["feedback"]
+    earlier = feedback[feedback["date"] < "2024-06-01"].sort_values("date", kind="stable")
+    latest = earlier.groupby("customer_id")["score"].last().astype(float)
+    assert ctx["feedback_score_latest"].reindex(latest.index).tolist() == latest.tolist()
     assert C.context_features(shop, "2024-01-01").empty
 
 
