@@ -47,3 +47,24 @@ def test_ab_tab_compares_two_channels(sample_workspace: Path) -> None:
         wait_idle(page)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "communications.png"), full_page=True)
+
+
+def test_texts_tab_finds_similar_records_for_a_typed_text(sample_workspace: Path) -> None:
+    with app_server(sample_workspace) as url, browser_page() as page:
+        page.goto(url)
+        wait_idle(page)
+        page.locator("[data-testid='stSidebarNavLink']", has_text="Communications").click()
+        page.get_by_role("tab", name="Strategies").wait_for()
+        wait_idle(page)
+        page.get_by_role("tab", name="Texts").click()
+        wait_idle(page)
+        box = page.get_by_role("textbox", name="Type a text to find the closest past records")
+        box.wait_for(timeout=120_000)
+        caption = page.get_by_text("Cosine similarity of the TF-IDF vectors")
+        assert caption.count() == 0  # nothing is searched before a text is typed
+        box.fill("Please exchange this for a different size")
+        box.press("Enter")
+        wait_idle(page)
+        caption.wait_for(timeout=60_000)
+        section = page.locator("[data-testid='stVerticalBlock']").filter(has=caption).last
+        assert section.locator("[data-testid='stDataFrame']").count() >= 1
