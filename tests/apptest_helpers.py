@@ -79,3 +79,18 @@ def untranslated(at: AppTest, allowed: set[str] = frozenset()) -> list[str]:
         for text in visible_texts(at)
         if ENGLISH_WORD.search(text) and not CJK.search(text) and text not in allowed
     ]
+
+
+def run_tab(module: str, lang: str = "en") -> AppTest:
+    """Run one tab module's ``render`` alone on the workspace's sample dataset, as its page does
+    inside a tab (``module`` is e.g. ``"_text_tab"`` under ``pages/``)."""
+    script = (
+        f"from pages.{module} import render\n"
+        "from pages._ui import get_workspace\n"
+        "render(get_workspace().load_dataset('sample'))\n"
+    )
+    at = AppTest.from_string(script, default_timeout=TIMEOUT)
+    at.session_state["lang"] = lang
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

@@ -15,25 +15,9 @@ from crm_core.drivers import DriverParams, DriverResult, run_drivers, what_if
 from crm_core.i18n import t
 from crm_core.segment_labels import RFM_CHOICE
 from crm_core.store import Workspace
-from tests.apptest_helpers import TIMEOUT, untranslated
+from tests.apptest_helpers import run_tab, untranslated
 
 _RESULTS: dict[str, DriverResult] = {}
-
-
-def _tab() -> None:
-    """The script AppTest runs: the tab alone, on the sample dataset."""
-    from pages._drivers_tab import render
-    from pages._ui import get_workspace
-
-    render(get_workspace().load_dataset("sample"))
-
-
-def _run_tab(lang: str = "en") -> AppTest:
-    at = AppTest.from_function(_tab, default_timeout=TIMEOUT)
-    at.session_state["lang"] = lang
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def _core(workspace: Path) -> DriverResult:
@@ -50,7 +34,7 @@ def _metric(at: AppTest, label: str):  # type: ignore[no-untyped-def]
 
 
 def test_tab_shows_cross_validated_metrics_against_the_baseline(sample_workspace: Path) -> None:
-    at = _run_tab()
+    at = run_tab("_drivers_tab")
     result = _core(sample_workspace)
     mae = _metric(at, t("drivers.metric.mae", "en"))
     assert mae.value == f"{result.metrics['mae']:.3f}"
@@ -65,7 +49,7 @@ def test_tab_shows_cross_validated_metrics_against_the_baseline(sample_workspace
 
 
 def test_what_if_follows_the_chosen_driver_and_value(sample_workspace: Path) -> None:
-    at = _run_tab()
+    at = run_tab("_drivers_tab")
     result = _core(sample_workspace)
     predicted = t("drivers.tab.predicted_regression", "en")
     at.selectbox(key="fc_drv_feature").set_value("customer.age").run()
@@ -83,7 +67,7 @@ def test_what_if_follows_the_chosen_driver_and_value(sample_workspace: Path) -> 
 
 
 def test_a_threshold_outside_the_scale_is_one_clear_message(sample_workspace: Path) -> None:
-    at = _run_tab()
+    at = run_tab("_drivers_tab")
     at.selectbox(key="fc_drv_target").set_value("satisfied")
     at.number_input(key="fc_drv_threshold").set_value(7.0)
     at.button[0].click().run()
@@ -94,6 +78,6 @@ def test_a_threshold_outside_the_scale_is_one_clear_message(sample_workspace: Pa
 
 
 def test_tab_in_chinese_has_no_english_only_text(sample_workspace: Path) -> None:
-    at = _run_tab("zh")
+    at = run_tab("_drivers_tab", "zh")
     assert untranslated(at) == []
     assert _metric(at, t("drivers.metric.mae", "zh"))

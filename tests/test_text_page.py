@@ -15,25 +15,9 @@ from streamlit.testing.v1 import AppTest
 from crm_core.i18n import t
 from crm_core.store import Workspace
 from crm_core.text import TextParams, TextResult, run_text, similar
-from tests.apptest_helpers import TIMEOUT, untranslated
+from tests.apptest_helpers import run_tab, untranslated
 
 _RESULTS: dict[str, TextResult] = {}
-
-
-def _tab() -> None:
-    """The script AppTest runs: the tab alone, on the sample dataset."""
-    from pages._text_tab import render
-    from pages._ui import get_workspace
-
-    render(get_workspace().load_dataset("sample"))
-
-
-def _run_tab(lang: str = "en") -> AppTest:
-    at = AppTest.from_function(_tab, default_timeout=TIMEOUT)
-    at.session_state["lang"] = lang
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def _core(workspace: Path) -> TextResult:
@@ -49,7 +33,7 @@ def _metric(at: AppTest, label: str):  # type: ignore[no-untyped-def]
 
 
 def test_tab_shows_holdout_metrics_report_and_charts(sample_workspace: Path) -> None:
-    at = _run_tab()
+    at = run_tab("_text_tab")
     result = _core(sample_workspace)
     macro = _metric(at, t("text.metric.macro_f1", "en"))
     assert macro.value == f"{result.metrics['macro_f1']:.3f}"
@@ -68,7 +52,7 @@ def test_tab_shows_holdout_metrics_report_and_charts(sample_workspace: Path) -> 
     "query", ["I want to return this, it is broken", "物流太慢了，包裹还没到", "积分什么时候过期"]
 )
 def test_typing_a_text_lists_the_closest_records(sample_workspace: Path, query: str) -> None:
-    at = _run_tab()
+    at = run_tab("_text_tab")
     frames_before = len(at.dataframe)
     at.text_input(key="comm_text_query").input(query).run()
     assert not at.exception
@@ -81,7 +65,7 @@ def test_typing_a_text_lists_the_closest_records(sample_workspace: Path, query: 
 
 
 def test_no_category_column_still_searches_and_finds_topics(sample_workspace: Path) -> None:
-    at = _run_tab()
+    at = run_tab("_text_tab")
     at.selectbox(key="comm_text_label").set_value("__none__")
     at.button[0].click().run()
     assert not at.exception
@@ -94,7 +78,7 @@ def test_no_category_column_still_searches_and_finds_topics(sample_workspace: Pa
 
 
 def test_tab_in_chinese_has_no_english_only_text(sample_workspace: Path) -> None:
-    at = _run_tab("zh")
+    at = run_tab("_text_tab", "zh")
     at.text_input(key="comm_text_query").input("包裹损坏").run()
     assert not at.exception
     assert untranslated(at) == []

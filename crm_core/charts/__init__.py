@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["safe_label"]
+__all__ = ["empty_figure", "safe_label"]
 
 
 def safe_label(value: Any) -> str:
@@ -25,3 +25,15 @@ def safe_label(value: Any) -> str:
     if text.count("$") >= 2:
         text = text.replace("$", "＄")
     return text
+
+
+def empty_figure(title: str, note: str) -> Any:
+    """A chart with no axes and one centred sentence, for "nothing to show" (no rows, one class),
+    so a page keeps its layout instead of drawing an empty grid."""
+    import plotly.graph_objects as go
+
+    hidden = {"visible": False}
+    fig = go.Figure(layout={"xaxis": hidden, "yaxis": hidden})
+    fig.add_annotation(text=note, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_layout(title=title, margin={"l": 50, "r": 20, "t": 60, "b": 50})
+    return fig

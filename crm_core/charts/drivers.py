@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from crm_core.charts import safe_label
+from crm_core.charts import empty_figure, safe_label
 from crm_core.drivers import DriverResult, what_if, what_if_curve
 from crm_core.i18n import t
 
@@ -35,11 +35,7 @@ def _layout(fig: go.Figure, title: str, x: str = "", y: str = "") -> go.Figure:
 
 
 def _empty(title: str, lang: str) -> go.Figure:
-    hidden = {"visible": False}
-    fig = go.Figure(layout={"xaxis": hidden, "yaxis": hidden})
-    note = t("drivers.chart.empty", lang)
-    fig.add_annotation(text=note, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-    return _layout(fig, title)
+    return empty_figure(title, t("drivers.chart.empty", lang))
 
 
 def _predicted_axis(result: DriverResult, lang: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from crm_core.charts import safe_label
+from crm_core.charts import empty_figure, safe_label
 from crm_core.i18n import t
 from crm_core.text import TextResult
 
@@ -27,11 +27,7 @@ def _layout(fig: go.Figure, title: str, x: str = "", y: str = "") -> go.Figure:
 
 
 def _empty(title: str, lang: str) -> go.Figure:
-    hidden = {"visible": False}
-    fig = go.Figure(layout={"xaxis": hidden, "yaxis": hidden})
-    note = t("text.chart.empty", lang)
-    fig.add_annotation(text=note, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-    return _layout(fig, title)
+    return empty_figure(title, t("text.chart.empty", lang))
 
 
 def confusion_chart(result: TextResult, lang: str = "en") -> go.Figure:
